@@ -1,0 +1,116 @@
+"""Settings for the scheduler, read from the environment in this one place (see README, Settings)."""
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+# A local .env is a convenience for developers; on Lambda the environment comes from Zappa.
+if (BASE_DIR / ".env").is_file():
+    env.read_env(BASE_DIR / ".env")
+
+DEBUG = env.bool("DJANGO_DEBUG", default=False)
+SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "DJANGO_SECRET_KEY is required when DJANGO_DEBUG is off; "
+            "set it in the environment (see README, Settings)."
+        )
+    SECRET_KEY = "insecure-local-development-key"  # only ever used with DJANGO_DEBUG=true
+ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "tasks.apps.TasksConfig",
+    "worker.apps.WorkerConfig",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "scheduler_site.urls"
+WSGI_APPLICATION = "scheduler_site.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-gb"
+TIME_ZONE = env.str("TIME_ZONE", default="UTC")  # the editors' zone: the admin shows and takes times in it
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "loggers": {
+        "tasks": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO"), "propagate": False},
+        "worker": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO"), "propagate": False},
+    },
+}
+
+# --- The scheduler -------------------------------------------------------------------------------
+SCHEDULER_TABLE = env.str("SCHEDULER_TABLE", default="scheduled-tasks")
+SCHEDULER_DYNAMODB_ENDPOINT_URL = env.str("DYNAMODB_ENDPOINT_URL", default="") or None  # unset: AWS
+SCHEDULER_AWS_REGION = env.str("AWS_REGION", default="eu-west-1")
+SCHEDULER_SHARDS = env.int("SCHEDULER_SHARDS", default=4)
+SCHEDULER_TICK_SECONDS = env.int("SCHEDULER_TICK_SECONDS", default=60)
+SCHEDULER_LEASE_SECONDS = env.int("SCHEDULER_LEASE_SECONDS", default=300)
+SCHEDULER_CONCURRENCY = env.int("SCHEDULER_CONCURRENCY", default=16)
+SCHEDULER_MAX_ATTEMPTS = env.int("SCHEDULER_MAX_ATTEMPTS", default=8)
+SCHEDULER_RETRY_BASE_SECONDS = env.int("SCHEDULER_RETRY_BASE_SECONDS", default=60)
+SCHEDULER_WEBHOOK_URL = env.str("SCHEDULER_WEBHOOK_URL", default="")
+SCHEDULER_WEBHOOK_SECRET = env.str("SCHEDULER_WEBHOOK_SECRET", default="")
+SCHEDULER_WEBHOOK_TIMEOUT_SECONDS = env.float("SCHEDULER_WEBHOOK_TIMEOUT_SECONDS", default=10.0)
+# Action name -> dotted path of the callable that performs it. The default handler sends the signed
+# webhook when SCHEDULER_WEBHOOK_URL is set, and otherwise only logs (its outcome says so).
+SCHEDULER_ACTIONS = {
+    "publish": "worker.actions.default_handler",
+    "withdraw": "worker.actions.default_handler",
+}
+
+if SCHEDULER_WEBHOOK_URL and not SCHEDULER_WEBHOOK_SECRET:
+    raise ImproperlyConfigured("SCHEDULER_WEBHOOK_SECRET (whsec_...) is required when SCHEDULER_WEBHOOK_URL is set.")
+if SCHEDULER_LEASE_SECONDS <= SCHEDULER_WEBHOOK_TIMEOUT_SECONDS:
+    raise ImproperlyConfigured("SCHEDULER_LEASE_SECONDS must be longer than SCHEDULER_WEBHOOK_TIMEOUT_SECONDS.")

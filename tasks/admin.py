@@ -1,0 +1,75 @@
+"""The editors' screen: list, filter, search, create and edit scheduled tasks."""
+from django import forms
+from django.conf import settings
+from django.contrib import admin, messages
+from django.utils import timezone
+
+from tasks.models import ScheduledTask, registered_actions
+
+EXECUTION_FIELDS = ("status", "attempts", "outcome", "last_error", "completed_at")
+SYNC_FIELDS = ("version", "sync_state", "synced_version", "sync_error")
+
+
+class ScheduledTaskForm(forms.ModelForm):
+    class Meta:
+        model = ScheduledTask
+        fields = ("content_id", "action", "due_at", "payload", "key")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "action" in self.fields:  # a view-only form has no editable fields
+            self.fields["action"] = forms.ChoiceField(choices=[(a, a) for a in registered_actions()])
+        if "due_at" in self.fields:
+            self.fields["due_at"].help_text = f"In the editors' time zone, {settings.TIME_ZONE}."
+
+
+@admin.register(ScheduledTask)
+class ScheduledTaskAdmin(admin.ModelAdmin):
+    form = ScheduledTaskForm
+    list_display = ("content_id", "action", "due", "status", "attempts", "sync_state")
+    list_filter = ("status", "action", "sync_state")
+    search_fields = ("content_id", "key")
+    date_hierarchy = "due_at"
+    ordering = ("due_at",)
+    list_per_page = 50
+    readonly_fields = (*EXECUTION_FIELDS, *SYNC_FIELDS, "created_at", "created_by", "updated_at", "updated_by")
+    fieldsets = (
+        (None, {"fields": ("content_id", "action", "due_at", "payload", "key")}),
+        ("Execution (from DynamoDB)", {"fields": EXECUTION_FIELDS}),
+        ("Sync", {"fields": SYNC_FIELDS, "classes": ("collapse",)}),
+        ("History", {"fields": ("created_at", "created_by", "updated_at", "updated_by"), "classes": ("collapse",)}),
+    )
+
+    @admin.display(description="due", ordering="due_at")
+    def due(self, task):
+        return timezone.localtime(task.due_at).strftime("%Y-%m-%d %H:%M %Z")
+
+    def has_change_permission(self, request, obj=None):
+        # Only a pending task may change: a running or finished one is history (view only).
+        return super().has_change_permission(request, obj) and (obj is None or obj.is_editable)
+
+    def has_delete_permission(self, request, obj=None):
+        return super().has_delete_permission(request, obj) and (obj is None or obj.status != obj.Status.RUNNING)
+
+    def save_model(self, request, obj, form, change):
+        if not change or form.has_changed():
+            obj.record_change(request.user)
+        super().save_model(request, obj, form, change)
+        request.saved_task_pk = obj.pk
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        response = super().changeform_view(request, object_id, form_url, extra_context)
+        # The push runs after the commit, which is after the view built its messages: report it now.
+        saved = getattr(request, "saved_task_pk", None)
+        if saved:
+            self._warn_unsynced(request, saved)
+        return response
+
+    def _warn_unsynced(self, request, task_pk):
+        task = ScheduledTask.objects.filter(pk=task_pk).first()
+        if task and task.sync_state == ScheduledTask.SyncState.ERROR:
+            messages.warning(
+                request,
+                f"Saved, but not yet sent to the scheduler's DynamoDB table: {task.sync_error} "
+                "The task will not run until it is synced.",
+            )

@@ -1,0 +1,111 @@
+"""The editors' record of what to do and when: ScheduledTask and its QuerySet (no I/O here)."""
+import uuid
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.utils import timezone
+
+
+def registered_actions():
+    """Return the action names the worker can perform, from settings, in a stable order."""
+    return sorted(settings.SCHEDULER_ACTIONS)
+
+
+def validate_action(value):
+    if value not in settings.SCHEDULER_ACTIONS:
+        raise ValidationError(
+            "Unknown action %(value)s; valid actions: %(valid)s.",
+            params={"value": repr(value), "valid": ", ".join(registered_actions())},
+        )
+
+
+def validate_payload(value):
+    if not isinstance(value, dict):
+        raise ValidationError("Payload must be a JSON object, such as {\"territory\": \"GB\"}.")
+
+
+class ScheduledTaskQuerySet(models.QuerySet):
+    def live(self):
+        """Tasks that can still run: pending or running."""
+        return self.filter(status__in=ScheduledTask.LIVE_STATUSES)
+
+    def due(self, now=None):
+        """Live tasks whose time has come."""
+        return self.live().filter(due_at__lte=now or timezone.now())
+
+    def unsynced(self):
+        """Rows whose latest version has not reached DynamoDB."""
+        return self.exclude(sync_state=ScheduledTask.SyncState.SYNCED)
+
+
+class ScheduledTask(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        RUNNING = "running"
+        DONE = "done"
+        FAILED = "failed"
+        CANCELLED = "cancelled"
+
+    class SyncState(models.TextChoices):
+        PENDING = "pending"
+        SYNCED = "synced"
+        ERROR = "error"
+
+    LIVE_STATUSES = (Status.PENDING, Status.RUNNING)
+
+    # The definition: what editors schedule. The id is also the DynamoDB key.
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    action = models.CharField(max_length=64, validators=[validate_action])
+    content_id = models.CharField("content id", max_length=255)
+    payload = models.JSONField(default=dict, blank=True, validators=[validate_payload])
+    due_at = models.DateTimeField("due at", db_index=True)
+    key = models.CharField(
+        "external key", max_length=200, unique=True, null=True, blank=True,
+        help_text="Stable key from an import or a client, so that a repeated import updates instead of duplicating.",
+    )
+    version = models.PositiveIntegerField(default=1, help_text="Bumped on every editor change.")
+
+    # The execution, mirrored from DynamoDB (which is authoritative for it).
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING, db_index=True)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    outcome = models.TextField(blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    # How far the row has reached DynamoDB.
+    sync_state = models.CharField(max_length=16, choices=SyncState.choices, default=SyncState.PENDING)
+    synced_version = models.PositiveIntegerField(default=0)
+    sync_error = models.TextField(blank=True)
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    objects = ScheduledTaskQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["due_at"]
+        verbose_name = "scheduled task"
+        indexes = [models.Index(fields=["sync_state"], name="task_sync_state")]
+
+    def __str__(self):
+        return f"{self.action} {self.content_id} at {self.due_at:%Y-%m-%d %H:%M %Z}"
+
+    @property
+    def is_editable(self):
+        return self.status == self.Status.PENDING
+
+    def record_change(self, user=None):
+        """Mark an editor's change: a new version, so that only this change may replace the DynamoDB item."""
+        if self._state.adding:
+            self.created_by = self.created_by or user
+        else:
+            self.version += 1
+        self.updated_by = user or self.updated_by
+        self.sync_state = self.SyncState.PENDING

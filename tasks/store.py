@@ -1,0 +1,391 @@
+"""The DynamoDB gateway: the table's schema, item <-> Python mapping, and every call to DynamoDB."""
+import functools
+import logging
+import math
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from decimal import Decimal
+
+import boto3
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+from django.conf import settings
+
+logger = logging.getLogger(__name__)
+
+DUE_INDEX = "due"
+BATCH_WRITE_SIZE = 25  # DynamoDB's limit for BatchWriteItem (moto accepts more; AWS does not)
+BATCH_GET_SIZE = 100  # DynamoDB's limit for BatchGetItem
+PENDING, RUNNING = "pending", "running"
+
+
+class StoreError(Exception):
+    """DynamoDB could not be reached or refused the call; the message says why."""
+
+
+class Conflict(StoreError):
+    """A conditional write was refused; `item` is the item as DynamoDB holds it (None if absent)."""
+
+    def __init__(self, message, item=None):
+        super().__init__(message)
+        self.item = item
+
+
+# --- The one pair of conversion helpers -----------------------------------------------------------
+_serializer, _deserializer = TypeSerializer(), TypeDeserializer()
+
+
+def to_dynamo(value):
+    """Return `value` with every float as a Decimal (boto3 refuses floats), ready to serialise."""
+    if isinstance(value, float):
+        return Decimal(repr(value))
+    if isinstance(value, dict):
+        return {k: to_dynamo(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_dynamo(v) for v in value]
+    return value
+
+
+def from_dynamo(value):
+    """Return `value` with every Decimal as an int or a float, so JSON bodies never see Decimal."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {k: from_dynamo(v) for k, v in value.items()}
+    if isinstance(value, (list, set, tuple)):
+        return [from_dynamo(v) for v in value]
+    return value
+
+
+def to_item(attrs):
+    return {k: _serializer.serialize(to_dynamo(v)) for k, v in attrs.items()}
+
+
+def from_item(item):
+    return {k: from_dynamo(_deserializer.deserialize(v)) for k, v in item.items()}
+
+
+def to_epoch(moment):
+    """Return an aware datetime as whole epoch seconds, rounded up so nothing ever runs early."""
+    return math.ceil(moment.timestamp())
+
+
+def from_epoch(seconds):
+    return datetime.fromtimestamp(seconds, tz=timezone.utc)
+
+
+def to_iso(moment):
+    return moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def shard_for(task_id, shards):
+    """Return the due index partition ("0".."shards-1") of a task, stable for its id."""
+    return str(uuid.UUID(str(task_id)).int % shards)
+
+
+def _translated(method):
+    """Turn botocore's exceptions into StoreError with a message an operator can act on."""
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except ClientError as exc:
+            error = exc.response.get("Error", {})
+            raise StoreError(f"DynamoDB refused {method.__name__}: {error.get('Code')}: {error.get('Message')}") from exc
+        except BotoCoreError as exc:
+            raise StoreError(f"DynamoDB unreachable ({self.endpoint_url or 'AWS'}): {exc}") from exc
+
+    return wrapper
+
+
+def _refused(exc):
+    return exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+
+
+@dataclass
+class DueTasks:
+    """What a due query found: (due_at, id) pairs oldest first, and the items DynamoDB read for it."""
+
+    tasks: list
+    scanned: int
+    pages: int
+
+
+class TaskStore:
+    """The scheduler's DynamoDB table. The client is made on first use, so an endpoint can be set first."""
+
+    def __init__(self, *, table, endpoint_url=None, region="eu-west-1", shards=4):
+        self.table, self.endpoint_url, self.region, self.shards = table, endpoint_url, region, shards
+        self._client = None
+        self._lock = threading.Lock()
+
+    @property
+    def client(self):
+        with self._lock:
+            if self._client is None:
+                self._client = boto3.session.Session().client(
+                    "dynamodb",
+                    endpoint_url=self.endpoint_url,
+                    region_name=self.region,
+                    config=Config(
+                        connect_timeout=3, read_timeout=10,
+                        retries={"mode": "standard", "max_attempts": 3},
+                        max_pool_connections=max(10, settings.SCHEDULER_CONCURRENCY + 4),
+                    ),
+                )
+            return self._client
+
+    # --- Schema ---------------------------------------------------------------------------------
+    @_translated
+    def ensure_table(self):
+        """Create the table and its sparse due index unless they exist; return True if created."""
+        try:
+            description = self.client.describe_table(TableName=self.table)["Table"]
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ResourceNotFoundException":
+                raise
+        else:
+            indexes = {i["IndexName"] for i in description.get("GlobalSecondaryIndexes", [])}
+            if DUE_INDEX not in indexes:
+                raise StoreError(f"Table {self.table} exists but has no '{DUE_INDEX}' index; it is not a scheduler table.")
+            return False
+        self.client.create_table(
+            TableName=self.table,
+            BillingMode="PAY_PER_REQUEST",
+            AttributeDefinitions=[
+                {"AttributeName": "id", "AttributeType": "S"},
+                {"AttributeName": "due_shard", "AttributeType": "S"},
+                {"AttributeName": "due_at", "AttributeType": "N"},
+            ],
+            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+            GlobalSecondaryIndexes=[{
+                "IndexName": DUE_INDEX,
+                "KeySchema": [
+                    {"AttributeName": "due_shard", "KeyType": "HASH"},
+                    {"AttributeName": "due_at", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "KEYS_ONLY"},
+            }],
+        )
+        self.client.get_waiter("table_exists").wait(TableName=self.table, WaiterConfig={"Delay": 1, "MaxAttempts": 60})
+        try:
+            self.client.update_continuous_backups(
+                TableName=self.table, PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True}
+            )
+        except ClientError:
+            logger.warning("Could not enable point-in-time recovery on %s", self.table, exc_info=True)
+        return True
+
+    # --- Editors' side: definitions -------------------------------------------------------------
+    def _new_item(self, task):
+        return {
+            "id": str(task["id"]), "action": task["action"], "content_id": task["content_id"],
+            "payload": task["payload"] or {}, "due_at": to_epoch(task["due_at"]),
+            "scheduled_for": to_iso(task["due_at"]), "version": task["version"],
+            "due_shard": shard_for(task["id"], self.shards), "status": PENDING, "attempts": 0,
+        }
+
+    @_translated
+    def push(self, task):
+        """Write a pending task's definition; only a newer version may replace, and never a started task.
+
+        `task` holds id, action, content_id, payload, due_at (aware datetime) and version. Execution
+        attributes (attempts, lease, outcome, errors) are never written here. Raise Conflict if refused.
+        """
+        definition = self._new_item(task)
+        key, attempts = definition.pop("id"), definition.pop("attempts")
+        try:
+            self.client.update_item(
+                TableName=self.table,
+                Key=to_item({"id": key}),
+                UpdateExpression="SET " + ", ".join(f"#{a} = :{a}" for a in definition)
+                + ", #attempts = if_not_exists(#attempts, :attempts)",
+                ConditionExpression="attribute_not_exists(#id) OR (#version < :version AND #status = :status)",
+                ExpressionAttributeNames={f"#{a}": a for a in [*definition, "id", "attempts"]},
+                ExpressionAttributeValues=to_item({**{f":{a}": v for a, v in definition.items()}, ":attempts": attempts}),
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as exc:
+            if not _refused(exc):
+                raise
+            item = from_item(exc.response["Item"]) if "Item" in exc.response else None
+            if item and item.get("version") == task["version"] and item.get("status") == PENDING:
+                return  # this very version is already there: pushing it again is a no-op
+            raise Conflict(_conflict_message(item, task["version"]), item) from exc
+
+    @_translated
+    def delete(self, task_id):
+        """Delete a task's item unless it is running (then raise Conflict); a missing item is fine."""
+        try:
+            self.client.delete_item(
+                TableName=self.table,
+                Key=to_item({"id": str(task_id)}),
+                ConditionExpression="attribute_not_exists(#id) OR #status <> :running",
+                ExpressionAttributeNames={"#id": "id", "#status": "status"},
+                ExpressionAttributeValues=to_item({":running": RUNNING}),
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as exc:
+            if not _refused(exc):
+                raise
+            raise Conflict("The task is running now; it cannot be deleted until it finishes.",
+                           from_item(exc.response.get("Item", {})) or None) from exc
+
+    @_translated
+    def get(self, task_id):
+        """Return a task's item as Python values (strongly consistent), or None."""
+        response = self.client.get_item(TableName=self.table, Key=to_item({"id": str(task_id)}), ConsistentRead=True)
+        return from_item(response["Item"]) if "Item" in response else None
+
+    @_translated
+    def batch_put_new(self, tasks):
+        """Write tasks that DynamoDB has never held, 25 a request; never use it for an existing task."""
+        items = [self._new_item(t) for t in tasks]
+        for start in range(0, len(items), BATCH_WRITE_SIZE):
+            requests = [{"PutRequest": {"Item": to_item(i)}} for i in items[start:start + BATCH_WRITE_SIZE]]
+            self._drain(lambda pending: self.client.batch_write_item(RequestItems={self.table: pending}),
+                        requests, "UnprocessedItems")
+        return len(items)
+
+    @_translated
+    def batch_get(self, task_ids):
+        """Return {id: item} for the ids that exist, reading 100 keys a request."""
+        found, task_ids = {}, [str(t) for t in task_ids]
+        for start in range(0, len(task_ids), BATCH_GET_SIZE):
+            keys = {"Keys": [to_item({"id": t}) for t in task_ids[start:start + BATCH_GET_SIZE]], "ConsistentRead": True}
+
+            def get(pending):
+                response = self.client.batch_get_item(RequestItems={self.table: pending})
+                for raw in response.get("Responses", {}).get(self.table, []):
+                    item = from_item(raw)
+                    found[item["id"]] = item
+                return response
+
+            self._drain(get, keys, "UnprocessedKeys")
+        return found
+
+    def _drain(self, call, request, unprocessed_key, attempts=8):
+        for attempt in range(attempts):
+            left = call(request).get(unprocessed_key, {}).get(self.table)
+            if not left:
+                return
+            request = left
+            time.sleep(min(0.05 * 2 ** attempt, 2))
+        raise StoreError(f"DynamoDB left part of a batch unprocessed after {attempts} tries (throttled?).")
+
+    # --- Worker's side: execution ---------------------------------------------------------------
+    @_translated
+    def query_due(self, now):
+        """Return the ids due at `now` from the sparse due index, oldest first, every shard, every page."""
+        found, scanned, pages = [], 0, 0
+        for shard in range(self.shards):
+            request = {
+                "TableName": self.table, "IndexName": DUE_INDEX,
+                "KeyConditionExpression": "#shard = :shard AND #due_at <= :now",
+                "ExpressionAttributeNames": {"#shard": "due_shard", "#due_at": "due_at"},
+                "ExpressionAttributeValues": to_item({":shard": str(shard), ":now": to_epoch(now)}),
+            }
+            while True:
+                response = self.client.query(**request)
+                pages += 1
+                scanned += response.get("ScannedCount", 0)
+                found.extend((from_item(i)["due_at"], from_item(i)["id"]) for i in response.get("Items", []))
+                if "LastEvaluatedKey" not in response:
+                    break
+                request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        found.sort()
+        return DueTasks(tasks=found, scanned=scanned, pages=pages)
+
+    @_translated
+    def claim(self, task_id, now, lease_seconds):
+        """Take a due task for `lease_seconds` with one conditional update; return the item, or None if lost.
+
+        The index is only a hint: the condition on the base item decides. The lease end becomes the new
+        due time, so a run that dies becomes due again by itself.
+        """
+        lease_until = to_epoch(now) + lease_seconds
+        try:
+            response = self.client.update_item(
+                TableName=self.table,
+                Key=to_item({"id": str(task_id)}),
+                UpdateExpression=(
+                    "SET #status = :running, #lease_until = :lease_until, #due_at = :lease_until, "
+                    "#lease_token = :token, #attempts = if_not_exists(#attempts, :zero) + :one"
+                ),
+                ConditionExpression=(
+                    "attribute_exists(#due_shard) AND ((#status = :pending AND #due_at <= :now) "
+                    "OR (#status = :running AND #lease_until <= :now))"
+                ),
+                ExpressionAttributeNames={f"#{a}": a for a in (
+                    "status", "lease_until", "due_at", "lease_token", "attempts", "due_shard")},
+                ExpressionAttributeValues=to_item({
+                    ":running": RUNNING, ":pending": PENDING, ":lease_until": lease_until, ":now": to_epoch(now),
+                    ":token": uuid.uuid4().hex, ":zero": 0, ":one": 1,
+                }),
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as exc:
+            if _refused(exc):
+                return None
+            raise
+        return from_item(response["Attributes"])
+
+    @_translated
+    def finish(self, claimed, *, status, now, outcome="", error="", retry_at=None):
+        """Record how a claimed run ended (done, failed, or pending again at `retry_at`); return the item.
+
+        Return None when the lease was lost to another worker meanwhile: its record then stands.
+        """
+        sets = {"status": status, "outcome": outcome, "last_error": error}
+        removes = ["lease_until", "lease_token"]
+        if status == PENDING:
+            sets["due_at"] = to_epoch(retry_at)
+        else:
+            sets["completed_at"] = to_iso(now)
+            removes.append("due_shard")  # finished items leave the sparse due index
+        names = {f"#{a}": a for a in [*sets, *removes]}
+        try:
+            response = self.client.update_item(
+                TableName=self.table,
+                Key=to_item({"id": claimed["id"]}),
+                UpdateExpression="SET " + ", ".join(f"#{a} = :{a}" for a in sets)
+                + " REMOVE " + ", ".join(f"#{a}" for a in removes),
+                ConditionExpression="#status = :running AND #lease_token = :token",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=to_item(
+                    {**{f":{a}": v for a, v in sets.items()}, ":running": RUNNING, ":token": claimed["lease_token"]}
+                ),
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as exc:
+            if _refused(exc):
+                logger.warning("Task %s: lease lost before its outcome was recorded", claimed["id"])
+                return None
+            raise
+        return from_item(response["Attributes"])
+
+
+def _conflict_message(item, version):
+    if item is None:
+        return "DynamoDB refused the write."
+    if item.get("status") != PENDING:
+        return f"The task is already {item.get('status')} in DynamoDB; the change was not applied."
+    return f"DynamoDB holds version {item.get('version')}, not older than {version}; the change was not applied."
+
+
+_stores, _stores_lock = {}, threading.Lock()
+
+
+def get_store():
+    """Return the TaskStore for the current settings (one per table, endpoint, region and shard count)."""
+    key = (settings.SCHEDULER_TABLE, settings.SCHEDULER_DYNAMODB_ENDPOINT_URL,
+           settings.SCHEDULER_AWS_REGION, settings.SCHEDULER_SHARDS)
+    with _stores_lock:
+        if key not in _stores:
+            _stores[key] = TaskStore(table=key[0], endpoint_url=key[1], region=key[2], shards=key[3])
+        return _stores[key]

@@ -1,0 +1,109 @@
+"""Services that keep DynamoDB in step with the editors' rows, and mirror the worker's outcomes back."""
+import logging
+from collections import defaultdict
+from datetime import datetime, timedelta
+
+from django.utils import timezone
+
+from tasks.models import ScheduledTask
+from tasks.store import Conflict, StoreError, get_store
+
+logger = logging.getLogger(__name__)
+
+# A task due this far ahead cannot be claimed while a batch write is under way, so a batch (which
+# cannot carry a condition) is safe for it; anything sooner takes the conditional single write.
+BATCH_SAFE_AHEAD = timedelta(hours=1)
+
+
+def definition(task):
+    """Return what DynamoDB needs to know of a row to run it: never its execution attributes."""
+    return {
+        "id": str(task.pk), "action": task.action, "content_id": task.content_id,
+        "payload": task.payload, "due_at": task.due_at, "version": task.version,
+    }
+
+
+def push_task(task_id):
+    """Push one row's current version to DynamoDB and record the result on the row; return sync_state."""
+    task = ScheduledTask.objects.filter(pk=task_id).first()
+    if task is None or task.status != ScheduledTask.Status.PENDING:
+        return None  # deleted meanwhile, or the worker owns it now
+    try:
+        get_store().push(definition(task))
+    except Conflict as exc:
+        logger.warning("Push of task %s v%s refused: %s", task.pk, task.version, exc)
+        _mark([task], ScheduledTask.SyncState.ERROR, str(exc))
+        if exc.item:
+            mirror_outcome(exc.item)
+        return ScheduledTask.SyncState.ERROR
+    except StoreError as exc:
+        logger.warning("Push of task %s v%s failed: %s", task.pk, task.version, exc)
+        _mark([task], ScheduledTask.SyncState.ERROR, str(exc))
+        return ScheduledTask.SyncState.ERROR
+    _mark([task], ScheduledTask.SyncState.SYNCED)
+    return ScheduledTask.SyncState.SYNCED
+
+
+def push_tasks(tasks, *, now=None):
+    """Push many pending rows in batches; return (synced, errors) counts.
+
+    Items DynamoDB lacks and that are not due soon go in batch writes; the rest take the conditional
+    single push, which never overwrites a newer version or a task the worker has started.
+    """
+    tasks = [t for t in tasks if t.status == ScheduledTask.Status.PENDING]
+    if not tasks:
+        return 0, 0
+    store, now = get_store(), now or timezone.now()
+    try:
+        held = store.batch_get([t.pk for t in tasks])
+        fresh = [t for t in tasks if str(t.pk) not in held and t.due_at > now + BATCH_SAFE_AHEAD]
+        store.batch_put_new([definition(t) for t in fresh])
+    except StoreError as exc:
+        logger.warning("Batch push of %d tasks failed: %s", len(tasks), exc)
+        _mark(tasks, ScheduledTask.SyncState.ERROR, str(exc))
+        return 0, len(tasks)
+    _mark(fresh, ScheduledTask.SyncState.SYNCED)
+    fresh_ids = {t.pk for t in fresh}
+    results = [push_task(t.pk) for t in tasks if t.pk not in fresh_ids]
+    errors = results.count(ScheduledTask.SyncState.ERROR)
+    return len(tasks) - errors, errors
+
+
+def push_live_tasks():
+    """Push every pending row again (the embedded DynamoDB starts empty); return (synced, errors)."""
+    return push_tasks(ScheduledTask.objects.filter(status=ScheduledTask.Status.PENDING).iterator(chunk_size=2000))
+
+
+def delete_task(task_id):
+    """Delete a task's item after its row was deleted; return True if DynamoDB accepted."""
+    try:
+        get_store().delete(task_id)
+    except StoreError as exc:
+        logger.error("Item of deleted task %s could not be deleted: %s", task_id, exc)
+        return False
+    return True
+
+
+def mirror_outcome(item):
+    """Copy the execution state of a DynamoDB item onto its row; return the number of rows updated."""
+    completed = item.get("completed_at")
+    return ScheduledTask.objects.filter(pk=item["id"]).update(
+        status=item["status"],
+        attempts=item.get("attempts", 0),
+        last_error=item.get("last_error", ""),
+        outcome=item.get("outcome", ""),
+        completed_at=datetime.fromisoformat(completed) if completed else None,
+    )
+
+
+def _mark(tasks, state, error=""):
+    """Record a sync result on rows, only where the row still has the version that was pushed."""
+    by_version = defaultdict(list)
+    for task in tasks:
+        by_version[task.version].append(task.pk)
+    for version, ids in by_version.items():
+        fields = {"sync_state": state, "sync_error": error[:2000]}
+        if state == ScheduledTask.SyncState.SYNCED:
+            fields["synced_version"] = version
+        for start in range(0, len(ids), 500):
+            ScheduledTask.objects.filter(pk__in=ids[start:start + 500], version=version).update(**fields)

@@ -1,0 +1,111 @@
+"""Shared fixtures: a DynamoDB table per test (moto in process, or moto's server over HTTP), tasks, a receiver."""
+import json
+import socket
+import threading
+import uuid
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from django.utils import timezone
+from moto import mock_aws
+from moto.server import ThreadedMotoServer
+
+from tasks import store as store_module
+from tasks.models import ScheduledTask
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+WEBHOOK_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+
+
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def moto_server():
+    """moto's DynamoDB server on 127.0.0.1 for the whole session; yields its URL."""
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    yield f"http://127.0.0.1:{port}"
+    server.stop()
+
+
+@pytest.fixture(autouse=True)
+def store(request, settings):
+    """A fresh scheduler table for each test: in-process moto, or moto's server for `moto_server` tests."""
+    settings.SCHEDULER_TABLE = f"tasks-{uuid.uuid4().hex[:12]}"
+    store_module._stores.clear()
+    if request.node.get_closest_marker("moto_server"):
+        settings.SCHEDULER_DYNAMODB_ENDPOINT_URL = request.getfixturevalue("moto_server")
+        table = store_module.get_store()
+        table.ensure_table()
+        yield table
+        store_module._stores.clear()
+        return
+    settings.SCHEDULER_DYNAMODB_ENDPOINT_URL = None
+    with mock_aws():
+        table = store_module.get_store()
+        table.ensure_table()
+        yield table
+    store_module._stores.clear()
+
+
+@pytest.fixture
+def make_task(db, django_capture_on_commit_callbacks):
+    """Create a task through the real commit path (the save hook pushes it); overrides set fields."""
+
+    def make(**overrides):
+        fields = {
+            "content_id": f"film-{uuid.uuid4().hex[:6]}", "action": "publish",
+            "due_at": timezone.now() + timedelta(days=30), "payload": {"territory": "GB"},
+        }
+        fields.update(overrides)
+        with django_capture_on_commit_callbacks(execute=True):
+            task = ScheduledTask.objects.create(**fields)
+        task.refresh_from_db()
+        return task
+
+    return make
+
+
+class Receiver:
+    """A webhook receiver on 127.0.0.1 that records each request and answers from a script of replies."""
+
+    def __init__(self):
+        self.requests, self.replies = [], []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("content-length", 0))).decode()
+                receiver.requests.append({"headers": dict(self.headers.items()), "body": body})
+                status, text = receiver.replies.pop(0) if receiver.replies else (200, "ok")
+                self.send_response(status)
+                self.send_header("content-type", "text/plain")
+                self.end_headers()
+                self.wfile.write(text.encode())
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks/scheduler"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def bodies(self):
+        return [json.loads(r["body"]) for r in self.requests]
+
+
+@pytest.fixture
+def receiver(settings):
+    """A live receiver; the scheduler's webhook settings point at it."""
+    hook = Receiver()
+    settings.SCHEDULER_WEBHOOK_URL = hook.url
+    settings.SCHEDULER_WEBHOOK_SECRET = WEBHOOK_SECRET
+    yield hook
+    hook.server.shutdown()

@@ -1,0 +1,85 @@
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from tasks.models import ScheduledTask
+from tests.conftest import free_port
+
+
+@pytest.fixture
+def editor(admin_client):
+    return admin_client
+
+
+def add_form(due_at, **overrides):
+    local = timezone.localtime(due_at)
+    form = {"content_id": "film-9", "action": "publish", "due_at_0": local.strftime("%Y-%m-%d"),
+            "due_at_1": local.strftime("%H:%M:%S"), "payload": '{"territory": "GB"}', "key": ""}
+    form.update(overrides)
+    return form
+
+
+def test_an_editor_creates_a_task_in_the_editors_zone_and_it_reaches_dynamodb(
+        editor, store, settings, django_capture_on_commit_callbacks):
+    settings.TIME_ZONE = "Europe/Berlin"
+    with django_capture_on_commit_callbacks(execute=True):
+        response = editor.post("/admin/tasks/scheduledtask/add/", {
+            **add_form(timezone.now()), "due_at_0": "2027-07-01", "due_at_1": "09:00:00"})
+    assert response.status_code == 302, response.content.decode()[:2000]
+    task = ScheduledTask.objects.get()
+    assert store.get(task.pk)["scheduled_for"] == "2027-07-01T07:00:00Z"
+    listing = editor.get("/admin/tasks/scheduledtask/").content.decode()
+    assert "2027-07-01 09:00 CEST" in listing
+
+
+def test_the_form_names_the_zone_and_offers_only_registered_actions(editor, settings):
+    settings.TIME_ZONE = "Europe/Berlin"
+    page = editor.get("/admin/tasks/scheduledtask/add/").content.decode()
+    assert "time zone, Europe/Berlin." in page
+    assert '<option value="publish">' in page and '<option value="withdraw">' in page
+
+
+def test_an_unknown_action_or_a_non_object_payload_is_refused(editor):
+    response = editor.post("/admin/tasks/scheduledtask/add/", add_form(timezone.now(), action="archive", payload="[1]"))
+    assert response.status_code == 200
+    assert not ScheduledTask.objects.exists()
+    page = response.content.decode()
+    assert "Select a valid choice" in page and "Payload must be a JSON object" in page
+
+
+def test_an_edit_bumps_the_version_and_moves_the_item(editor, make_task, store, django_capture_on_commit_callbacks):
+    task = make_task()
+    new_due = task.due_at + timedelta(days=1)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = editor.post(f"/admin/tasks/scheduledtask/{task.pk}/change/", add_form(new_due, content_id=task.content_id))
+    assert response.status_code == 302
+    task.refresh_from_db()
+    assert task.version == 2 and task.sync_state == "synced"
+    assert store.get(task.pk)["version"] == 2
+
+
+def test_a_finished_task_is_view_only(editor, make_task):
+    task = make_task()
+    ScheduledTask.objects.filter(pk=task.pk).update(status="done")
+    page = editor.get(f"/admin/tasks/scheduledtask/{task.pk}/change/").content.decode()
+    assert 'name="_save"' not in page
+    response = editor.post(f"/admin/tasks/scheduledtask/{task.pk}/change/", add_form(task.due_at))
+    assert response.status_code == 403
+
+
+@pytest.mark.django_db(transaction=True)  # real commits: the push runs when the admin's own transaction ends
+def test_a_save_while_dynamodb_is_down_warns_the_editor_and_is_not_an_error(editor, settings):
+    settings.SCHEDULER_DYNAMODB_ENDPOINT_URL = f"http://127.0.0.1:{free_port()}"
+    response = editor.post("/admin/tasks/scheduledtask/add/", add_form(timezone.now() + timedelta(days=1)), follow=True)
+    assert response.status_code == 200
+    assert "not yet sent to the scheduler" in response.content.decode()
+    assert ScheduledTask.objects.get().sync_state == "error"
+
+
+def test_the_list_filters_and_searches(editor, make_task):
+    make_task(content_id="film-alpha")
+    make_task(content_id="clip-beta", action="withdraw")
+    assert "film-alpha" not in editor.get("/admin/tasks/scheduledtask/?action__exact=withdraw").content.decode()
+    page = editor.get("/admin/tasks/scheduledtask/?q=alpha").content.decode()
+    assert "film-alpha" in page and "clip-beta" not in page

@@ -1,0 +1,68 @@
+import json
+from datetime import timedelta
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.utils import timezone
+
+from tasks.models import ScheduledTask
+from tests.conftest import SHARED_DATA
+
+
+def test_ensure_table_says_what_it_did(store, settings):
+    out = StringIO()
+    call_command("ensure_table", stdout=out)
+    assert out.getvalue().strip() == f"Table {store.table} already exists."
+    settings.SCHEDULER_TABLE = "another-table"
+    out = StringIO()
+    call_command("ensure_table", stdout=out)
+    assert out.getvalue().strip() == "Table another-table created."
+
+
+def test_import_of_the_sample_tasks_creates_108_tasks_and_items_and_performs_none(db, store):
+    out = StringIO()
+    call_command("import_tasks", str(SHARED_DATA / "tasks.csv"), stdout=out)
+    assert "108 created, 0 updated, 0 unchanged; 108 pushed to DynamoDB." in out.getvalue()
+    ids = list(ScheduledTask.objects.values_list("pk", flat=True))
+    assert len(ids) == 108
+    items = store.batch_get(ids)
+    assert len(items) == 108 and {i["status"] for i in items.values()} == {"pending"}
+    assert ScheduledTask.objects.filter(sync_state="synced").count() == 108
+    out = StringIO()
+    call_command("run_worker", "--once", stdout=out)
+    assert json.loads(out.getvalue())["claimed"] == 0
+    out = StringIO()
+    call_command("import_tasks", str(SHARED_DATA / "tasks.csv"), stdout=out)
+    assert "0 created, 0 updated, 108 unchanged" in out.getvalue()
+
+
+def test_import_with_a_bad_row_writes_nothing_and_names_the_line(db, store, tmp_path):
+    lines = (SHARED_DATA / "tasks.csv").read_text().splitlines()
+    lines[40] = lines[40].replace("publish", "publsh").replace("withdraw", "publsh")
+    bad = tmp_path / "tasks.csv"
+    bad.write_text("\n".join(lines) + "\n")
+    with pytest.raises(CommandError) as failed:
+        call_command("import_tasks", str(bad), stdout=StringIO())
+    message = str(failed.value)
+    assert "1 error(s); nothing was imported." in message
+    assert "line 41: action: unknown action 'publsh'; valid actions: publish, withdraw" in message
+    assert not ScheduledTask.objects.exists()
+
+
+def test_import_of_a_missing_file_or_other_encoding_is_a_clear_error(db, tmp_path):
+    with pytest.raises(CommandError, match="no such file"):
+        call_command("import_tasks", str(tmp_path / "nope.csv"))
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes("content_id,action,due_at\nfilm-é,publish,2027-03-01T09:00:00Z\n".encode("latin-1"))
+    with pytest.raises(CommandError, match="not UTF-8"):
+        call_command("import_tasks", str(latin))
+
+
+def test_run_worker_once_performs_what_is_due(make_task):
+    task = make_task(due_at=timezone.now() - timedelta(seconds=1))
+    out = StringIO()
+    call_command("run_worker", "--once", stdout=out)
+    assert json.loads(out.getvalue())["done"] == 1
+    task.refresh_from_db()
+    assert task.status == "done"

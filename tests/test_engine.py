@@ -1,0 +1,118 @@
+import json
+from datetime import timedelta
+
+from django.utils import timezone
+from standardwebhooks.webhooks import Webhook
+
+from tests.conftest import WEBHOOK_SECRET
+from worker.engine import backoff_seconds, run_tick
+
+
+def test_a_due_task_is_performed_once_and_mirrored(make_task, store):
+    now = timezone.now()
+    task = make_task(due_at=now - timedelta(seconds=1))
+    summary = run_tick(now=now)
+    assert (summary["claimed"], summary["done"]) == (1, 1)
+    item = store.get(task.pk)
+    assert item["status"] == "done" and "due_shard" not in item
+    assert "nothing was sent" in item["outcome"]
+    task.refresh_from_db()
+    assert task.status == "done" and task.attempts == 1 and "nothing was sent" in task.outcome
+    assert task.completed_at is not None
+
+
+def test_a_task_due_one_second_later_is_untouched(make_task, store):
+    now = timezone.now()
+    task = make_task(due_at=now + timedelta(seconds=1))
+    assert run_tick(now=now)["claimed"] == 0
+    assert store.get(task.pk)["status"] == "pending"
+    assert run_tick(now=now + timedelta(seconds=1))["done"] == 1
+
+
+def test_a_done_task_never_runs_again(make_task, receiver):
+    now = timezone.now()
+    make_task(due_at=now - timedelta(minutes=5))
+    run_tick(now=now)
+    again = run_tick(now=now + timedelta(days=400))
+    assert again["due"] == 0 and again["claimed"] == 0
+    assert len(receiver.requests) == 1
+
+
+def test_the_webhook_is_signed_so_a_standard_webhooks_receiver_verifies_it(make_task, receiver):
+    now = timezone.now()
+    task = make_task(due_at=now - timedelta(seconds=90), content_id="film-138029", payload={"territory": "GB", "x": 0.25})
+    assert run_tick(now=now)["done"] == 1
+    (request,) = receiver.requests
+    headers = {k.lower(): v for k, v in request["headers"].items()}
+    body = Webhook(WEBHOOK_SECRET).verify(request["body"], headers)  # raises if the signature is wrong
+    assert headers["webhook-id"] == headers["idempotency-key"] == f"{task.pk}:1"
+    assert body["type"] == "task.publish"
+    data = body["data"]
+    assert data["content_id"] == "film-138029" and data["payload"] == {"territory": "GB", "x": 0.25}
+    assert data["attempt"] == 1 and data["lateness_seconds"] >= 89
+    task.refresh_from_db()
+    assert task.status == "done" and task.outcome.startswith("webhook answered 200")
+
+
+def test_a_tampered_body_fails_verification(make_task, receiver):
+    make_task(due_at=timezone.now() - timedelta(seconds=1))
+    run_tick()
+    request = receiver.requests[0]
+    headers = {k.lower(): v for k, v in request["headers"].items()}
+    body = json.loads(request["body"])
+    body["data"]["content_id"] = "someone-else"
+    try:
+        Webhook(WEBHOOK_SECRET).verify(json.dumps(body), headers)
+    except Exception as exc:
+        assert "signature" in str(exc).lower()
+    else:
+        raise AssertionError("a tampered body verified")
+
+
+def test_a_client_error_fails_the_task_with_the_response_text(make_task, receiver, store):
+    receiver.replies.append((400, "content film-1 does not exist"))
+    task = make_task(due_at=timezone.now() - timedelta(seconds=1))
+    assert run_tick()["failed"] == 1
+    task.refresh_from_db()
+    assert task.status == "failed" and "content film-1 does not exist" in task.last_error
+    assert "due_shard" not in store.get(task.pk)
+
+
+def test_a_server_error_is_retried_later_with_the_same_idempotency_key(make_task, receiver, store):
+    receiver.replies.append((503, "busy"))
+    now = timezone.now()
+    task = make_task(due_at=now - timedelta(seconds=1))
+    assert run_tick(now=now)["retried"] == 1
+    item = store.get(task.pk)
+    assert item["status"] == "pending" and item["attempts"] == 1 and "503" in item["last_error"]
+    assert run_tick(now=now + timedelta(seconds=5))["claimed"] == 0  # backing off
+    assert run_tick(now=now + timedelta(hours=2))["done"] == 1
+    assert len({r["headers"]["webhook-id"] for r in receiver.requests}) == 1
+    assert [b["data"]["attempt"] for b in receiver.bodies()] == [1, 2]
+
+
+def test_an_action_no_longer_registered_fails_naming_the_valid_ones(make_task, settings):
+    task = make_task(due_at=timezone.now() - timedelta(seconds=1), action="withdraw")
+    settings.SCHEDULER_ACTIONS = {"publish": "worker.actions.default_handler"}
+    assert run_tick()["failed"] == 1
+    task.refresh_from_db()
+    assert task.status == "failed" and task.last_error == "Unknown action 'withdraw'; valid actions: publish."
+
+
+def test_the_last_allowed_attempt_fails_instead_of_retrying(make_task, receiver, settings, store):
+    settings.SCHEDULER_MAX_ATTEMPTS = 2
+    receiver.replies.extend([(500, "no"), (500, "still no")])
+    now = timezone.now()
+    task = make_task(due_at=now - timedelta(seconds=1))
+    run_tick(now=now)
+    run_tick(now=now + timedelta(hours=2))
+    item = store.get(task.pk)
+    assert item["status"] == "failed" and "gave up after 2 attempts" in item["last_error"]
+
+
+def test_backoff_grows_with_jitter_up_to_the_cap(settings):
+    settings.SCHEDULER_RETRY_BASE_SECONDS = 60
+    assert 30 <= backoff_seconds(1) <= 60
+    assert 120 <= backoff_seconds(3) <= 240
+    assert backoff_seconds(30) <= 3600
+    assert backoff_seconds(1, retry_after=90) == 90

@@ -1,0 +1,103 @@
+from datetime import timedelta
+
+import pytest
+from django.db import transaction
+from django.utils import timezone
+
+from tasks import sync
+from tasks.models import ScheduledTask
+from tests.conftest import free_port
+
+
+def test_a_saved_task_reaches_dynamodb_after_commit(make_task, store):
+    task = make_task(content_id="film-42")
+    item = store.get(task.pk)
+    assert item["content_id"] == "film-42" and item["version"] == 1 and item["status"] == "pending"
+    assert task.sync_state == "synced" and task.synced_version == 1
+
+
+def test_nothing_is_pushed_before_commit(db, store, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        task = ScheduledTask.objects.create(content_id="c", action="publish", due_at=timezone.now())
+        assert store.get(task.pk) is None
+    assert len(callbacks) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_rolled_back_transaction_writes_no_item(store):
+    with pytest.raises(RuntimeError):
+        with transaction.atomic():
+            task = ScheduledTask.objects.create(content_id="c", action="publish", due_at=timezone.now())
+            raise RuntimeError("editor's save failed later in the request")
+    assert store.get(task.pk) is None
+    assert not ScheduledTask.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_committed_transaction_pushes_for_real(store):
+    with transaction.atomic():
+        task = ScheduledTask.objects.create(content_id="c", action="publish", due_at=timezone.now())
+    assert store.get(task.pk)["content_id"] == "c"
+
+
+def test_an_edit_moves_the_one_item(make_task, store, django_capture_on_commit_callbacks):
+    task = make_task()
+    later = task.due_at + timedelta(days=2)
+    for hours in (1, 2, 3):
+        task.due_at = later + timedelta(hours=hours)
+        task.record_change()
+        with django_capture_on_commit_callbacks(execute=True):
+            task.save()
+    item = store.get(task.pk)
+    assert item["version"] == 4
+    assert item["scheduled_for"] == (later + timedelta(hours=3)).isoformat().replace("+00:00", "Z")
+    assert len(store.query_due(later + timedelta(days=1)).tasks) == 1
+
+
+def test_a_delete_removes_the_item(make_task, store, django_capture_on_commit_callbacks):
+    task = make_task()
+    with django_capture_on_commit_callbacks(execute=True):
+        task.delete()
+    assert store.get(task.pk) is None
+
+
+def test_unreachable_dynamodb_leaves_the_row_in_error_without_raising(make_task, settings, store):
+    settings.SCHEDULER_DYNAMODB_ENDPOINT_URL = f"http://127.0.0.1:{free_port()}"
+    task = make_task()
+    assert task.sync_state == "error"
+    assert "unreachable" in task.sync_error
+    assert task.synced_version == 0
+
+
+def test_a_refused_push_marks_the_row_and_mirrors_the_real_state(make_task, store, django_capture_on_commit_callbacks):
+    task = make_task(due_at=timezone.now() - timedelta(seconds=1))
+    store.claim(task.pk, timezone.now(), 300)  # the worker got there first
+    task.content_id = "changed"
+    task.record_change()
+    with django_capture_on_commit_callbacks(execute=True):
+        task.save()
+    task.refresh_from_db()
+    assert task.sync_state == "error" and "already running" in task.sync_error
+    assert task.status == "running"
+    assert store.get(task.pk)["content_id"] != "changed"
+
+
+def test_push_tasks_batches_far_tasks_and_marks_them_synced(db, store):
+    far = timezone.now() + timedelta(days=90)
+    tasks = ScheduledTask.objects.bulk_create(
+        [ScheduledTask(content_id=f"c{i}", action="publish", due_at=far) for i in range(60)]
+        + [ScheduledTask(content_id="soon", action="withdraw", due_at=timezone.now())]
+    )
+    assert sync.push_tasks(tasks) == (61, 0)
+    assert len(store.batch_get([t.pk for t in tasks])) == 61
+    assert ScheduledTask.objects.filter(sync_state="synced", synced_version=1).count() == 61
+    assert sync.push_tasks(tasks) == (61, 0)  # again: no change, no error
+
+
+def test_mirror_outcome_copies_the_execution_state(make_task):
+    task = make_task()
+    sync.mirror_outcome({"id": str(task.pk), "status": "done", "attempts": 1, "outcome": "sent",
+                         "completed_at": "2027-03-01T09:00:05Z"})
+    task.refresh_from_db()
+    assert (task.status, task.attempts, task.outcome) == ("done", 1, "sent")
+    assert task.completed_at.isoformat() == "2027-03-01T09:00:05+00:00"

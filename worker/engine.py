@@ -1,0 +1,111 @@
+"""One tick: find due tasks in the sparse index, claim each, perform on a bounded pool, record outcomes."""
+import json
+import logging
+import random
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.utils import timezone
+
+from tasks import sync
+from tasks.store import get_store
+from worker import actions
+
+logger = logging.getLogger(__name__)
+
+RETRY_CAP_SECONDS = 3600
+
+
+def run_tick(*, now=None, store=None, budget_seconds=None):
+    """Perform every task due at `now` (default: the clock) once; return a summary of counts.
+
+    `budget_seconds` is the time this tick may take (a Lambda's remaining time); claiming stops while
+    a safety margin of it is left, so that every claimed task can still finish inside it.
+    """
+    store = store or get_store()
+    started, base = time.monotonic(), now or timezone.now()
+    summary = {"due": 0, "claimed": 0, "done": 0, "retried": 0, "failed": 0, "skipped": 0, "lost": 0}
+
+    def clock():
+        return base + timedelta(seconds=time.monotonic() - started)
+
+    due = store.query_due(base)
+    summary["due"], summary["read"] = len(due.tasks), due.scanned
+    margin = settings.SCHEDULER_WEBHOOK_TIMEOUT_SECONDS + 5
+    with ThreadPoolExecutor(max_workers=settings.SCHEDULER_CONCURRENCY, thread_name_prefix="perform") as pool:
+        running = []
+        for _due_at, task_id in due.tasks:
+            if budget_seconds is not None and budget_seconds - (time.monotonic() - started) < margin:
+                logger.info("Tick budget nearly spent: %d due tasks left for the next tick", summary["due"] - len(running) - summary["skipped"])
+                break
+            claimed = store.claim(task_id, clock(), settings.SCHEDULER_LEASE_SECONDS)
+            if claimed is None:
+                summary["skipped"] += 1  # another worker has it, or it is no longer due
+                continue
+            summary["claimed"] += 1
+            running.append(pool.submit(perform, claimed, store, clock))
+        for future in as_completed(running):
+            kind, item = future.result()
+            summary[kind] += 1
+            if item is not None:
+                _mirror(item)
+    summary["seconds"] = round(time.monotonic() - started, 3)
+    return summary
+
+
+def perform(claimed, store, clock):
+    """Run one claimed task's action and record its outcome in DynamoDB; return (kind, item)."""
+    now = clock()
+    scheduled_for = datetime.fromisoformat(claimed["scheduled_for"])
+    job = actions.Job(
+        id=claimed["id"], action=claimed["action"], content_id=claimed["content_id"],
+        payload=claimed.get("payload") or {}, version=claimed["version"], attempt=claimed["attempts"],
+        scheduled_for=scheduled_for, lateness_seconds=max(0, int((now - scheduled_for).total_seconds())),
+    )
+    retry_after = None
+    try:
+        outcome = actions.resolve(job.action)(job)
+    except actions.PermanentFailure as exc:
+        kind, error = "failed", str(exc)
+    except actions.RetryableFailure as exc:
+        kind, error, retry_after = "retried", str(exc), exc.retry_after
+    except Exception as exc:  # a handler's own bug or an unforeseen fault: retry, within the attempt limit
+        logger.exception("Task %s: action %s raised", job.id, job.action)
+        kind, error = "retried", f"{type(exc).__name__}: {exc}"
+    else:
+        kind, error = "done", ""
+    if kind == "retried" and job.attempt >= settings.SCHEDULER_MAX_ATTEMPTS:
+        kind, error = "failed", f"gave up after {job.attempt} attempts: {error}"
+    finished_at = clock()
+    if kind == "done":
+        item = store.finish(claimed, status="done", now=finished_at, outcome=str(outcome or "done"))
+    elif kind == "failed":
+        item = store.finish(claimed, status="failed", now=finished_at, error=error)
+    else:
+        retry_at = finished_at + timedelta(seconds=backoff_seconds(job.attempt, retry_after))
+        item = store.finish(claimed, status="pending", now=finished_at, error=error, retry_at=retry_at)
+    if item is None:
+        kind = "lost"
+    logger.info(json.dumps({
+        "task_id": job.id, "action": job.action, "content_id": job.content_id, "outcome": kind,
+        "attempt": job.attempt, "lateness_seconds": job.lateness_seconds, "error": error or None,
+    }))
+    return kind, item
+
+
+def backoff_seconds(attempt, retry_after=None):
+    """Return the wait before another attempt: exponential from the base, capped, with jitter."""
+    if retry_after is not None:
+        return min(max(retry_after, 1), RETRY_CAP_SECONDS)
+    ceiling = min(settings.SCHEDULER_RETRY_BASE_SECONDS * 2 ** (attempt - 1), RETRY_CAP_SECONDS)
+    return ceiling / 2 + random.uniform(0, ceiling / 2)
+
+
+def _mirror(item):
+    """Copy an outcome onto its SQL row; the database may be away, and reconcile catches up later."""
+    try:
+        sync.mirror_outcome(item)
+    except Exception:
+        logger.warning("Outcome of task %s not mirrored to the database", item.get("id"), exc_info=True)
