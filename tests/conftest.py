@@ -15,6 +15,9 @@ from moto.server import ThreadedMotoServer
 from tasks import store as store_module
 from tasks.models import ScheduledTask
 
+# Copies of ../shared/data (the team's sample inputs), so that a clone alone runs the suite;
+# test_sample_data.py checks that they still match wherever ../shared is beside the clone.
+SAMPLE_DATA = Path(__file__).resolve().parent / "data"
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 WEBHOOK_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 

@@ -7,7 +7,7 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from tasks.models import ScheduledTask
-from tests.conftest import SHARED_DATA
+from tests.conftest import SAMPLE_DATA
 
 
 def test_ensure_table_says_what_it_did(store, settings):
@@ -22,7 +22,7 @@ def test_ensure_table_says_what_it_did(store, settings):
 
 def test_import_of_the_sample_tasks_creates_108_tasks_and_items_and_performs_none(db, store):
     out = StringIO()
-    call_command("import_tasks", str(SHARED_DATA / "tasks.csv"), stdout=out)
+    call_command("import_tasks", str(SAMPLE_DATA / "tasks.csv"), stdout=out)
     assert "108 created, 0 updated, 0 unchanged; 108 pushed to DynamoDB." in out.getvalue()
     ids = list(ScheduledTask.objects.values_list("pk", flat=True))
     assert len(ids) == 108
@@ -33,12 +33,12 @@ def test_import_of_the_sample_tasks_creates_108_tasks_and_items_and_performs_non
     call_command("run_worker", "--once", stdout=out)
     assert json.loads(out.getvalue())["claimed"] == 0
     out = StringIO()
-    call_command("import_tasks", str(SHARED_DATA / "tasks.csv"), stdout=out)
+    call_command("import_tasks", str(SAMPLE_DATA / "tasks.csv"), stdout=out)
     assert "0 created, 0 updated, 108 unchanged" in out.getvalue()
 
 
 def test_import_with_a_bad_row_writes_nothing_and_names_the_line(db, store, tmp_path):
-    lines = (SHARED_DATA / "tasks.csv").read_text().splitlines()
+    lines = (SAMPLE_DATA / "tasks.csv").read_text().splitlines()
     lines[40] = lines[40].replace("publish", "publsh").replace("withdraw", "publsh")
     bad = tmp_path / "tasks.csv"
     bad.write_text("\n".join(lines) + "\n")
