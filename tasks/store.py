@@ -18,6 +18,7 @@ from django.conf import settings
 logger = logging.getLogger(__name__)
 
 DUE_INDEX = "due"
+HEARTBEAT_ID = "heartbeat:tick"  # not a task: it never carries due_shard, so no tick ever reads it as one
 BATCH_WRITE_SIZE = 25  # DynamoDB's limit for BatchWriteItem (moto accepts more; AWS does not)
 BATCH_GET_SIZE = 100  # DynamoDB's limit for BatchGetItem
 PENDING, RUNNING = "pending", "running"
@@ -368,6 +369,17 @@ class TaskStore:
                 return None
             raise
         return from_item(response["Attributes"])
+
+    @_translated
+    def put_heartbeat(self, *, now, summary):
+        """Record that a tick ran, when, and what it did (the one write an idle tick makes)."""
+        self.client.put_item(TableName=self.table, Item=to_item({
+            "id": HEARTBEAT_ID, "kind": "heartbeat", "at": to_iso(now), "at_epoch": to_epoch(now), "summary": summary,
+        }))
+
+    def get_heartbeat(self):
+        """Return the last tick's heartbeat ({"at", "summary", ...}), or None if no tick has run."""
+        return self.get(HEARTBEAT_ID)
 
 
 def _conflict_message(item, version):

@@ -2,6 +2,7 @@
 import json
 import socket
 import threading
+import time
 import uuid
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -80,16 +81,21 @@ class Receiver:
     """A webhook receiver on 127.0.0.1 that records each request and answers from a script of replies."""
 
     def __init__(self):
-        self.requests, self.replies = [], []
+        self.requests, self.replies, self.delay = [], [], 0.0
+        self.lock = threading.Lock()
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("content-length", 0))).decode()
-                receiver.requests.append({"headers": dict(self.headers.items()), "body": body})
-                status, text = receiver.replies.pop(0) if receiver.replies else (200, "ok")
+                with receiver.lock:
+                    receiver.requests.append({"headers": dict(self.headers.items()), "body": body, "at": time.time()})
+                    status, text, *headers = receiver.replies.pop(0) if receiver.replies else (200, "ok")
+                time.sleep(receiver.delay)
                 self.send_response(status)
                 self.send_header("content-type", "text/plain")
+                for name, value in (headers[0] if headers else {}).items():
+                    self.send_header(name, value)
                 self.end_headers()
                 self.wfile.write(text.encode())
 
@@ -97,11 +103,16 @@ class Receiver:
                 pass
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.server.request_queue_size = 128
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks/scheduler"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def bodies(self):
         return [json.loads(r["body"]) for r in self.requests]
+
+    def keys(self):
+        return [r["headers"]["webhook-id"] for r in self.requests]
 
 
 @pytest.fixture

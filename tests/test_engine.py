@@ -116,3 +116,83 @@ def test_backoff_grows_with_jitter_up_to_the_cap(settings):
     assert 120 <= backoff_seconds(3) <= 240
     assert backoff_seconds(30) <= 3600
     assert backoff_seconds(1, retry_after=90) == 90
+
+
+def count_calls(store):
+    """Record the DynamoDB operations the gateway makes from now on."""
+    calls = []
+    store.client.meta.events.register("before-call.dynamodb.*", lambda model, **kw: calls.append(model.name))
+    return calls
+
+
+def test_an_idle_tick_writes_only_its_heartbeat(store, settings):
+    calls = count_calls(store)
+    summary = run_tick()
+    assert summary["due"] == 0
+    assert calls == ["Query"] * settings.SCHEDULER_SHARDS + ["PutItem"]
+    heartbeat = store.get_heartbeat()
+    assert heartbeat["summary"]["due"] == 0 and heartbeat["at"].endswith("Z")
+    assert store.query_due(timezone.now() + timedelta(days=3650)).tasks == []  # never a task
+
+
+def test_a_tick_with_its_budget_nearly_spent_claims_nothing(make_task, store, settings):
+    tasks = [make_task(due_at=timezone.now() - timedelta(seconds=1)) for _ in range(3)]
+    calls = count_calls(store)
+    summary = run_tick(budget_seconds=settings.SCHEDULER_WEBHOOK_TIMEOUT_SECONDS + 1)
+    assert (summary["claimed"], summary["deferred"]) == (0, 3)
+    assert "UpdateItem" not in calls
+    assert {store.get(t.pk)["status"] for t in tasks} == {"pending"}
+    assert run_tick()["done"] == 3
+
+
+def test_two_tasks_due_the_same_second_both_run(make_task, receiver):
+    due = timezone.now().replace(microsecond=0) - timedelta(seconds=1)
+    make_task(due_at=due, content_id="a")
+    make_task(due_at=due, content_id="b")
+    assert run_tick()["done"] == 2
+    assert sorted(b["data"]["content_id"] for b in receiver.bodies()) == ["a", "b"]
+
+
+def test_after_an_outage_overdue_tasks_run_oldest_first_with_their_lateness(make_task, receiver, settings):
+    settings.SCHEDULER_CONCURRENCY = 1
+    now = timezone.now()
+    for hours in (5, 1, 48, 3):
+        make_task(due_at=now - timedelta(hours=hours), content_id=f"late-{hours}h")
+    assert run_tick(now=now)["done"] == 4
+    bodies = receiver.bodies()
+    assert [b["data"]["content_id"] for b in bodies] == ["late-48h", "late-5h", "late-3h", "late-1h"]
+    assert [b["data"]["lateness_seconds"] // 3600 for b in bodies] == [48, 5, 3, 1]
+
+
+def test_503_twice_then_200_is_done_on_the_third_attempt_after_backoffs(make_task, receiver, store):
+    receiver.replies.extend([(503, "busy"), (503, "still busy")])
+    now = timezone.now()
+    task = make_task(due_at=now - timedelta(seconds=1))
+    run_tick(now=now)
+    first_retry = store.get(task.pk)["due_at"]
+    assert first_retry >= (now + timedelta(seconds=30)).timestamp()
+    assert run_tick(now=now + timedelta(seconds=29))["claimed"] == 0
+    run_tick(now=now + timedelta(hours=1))
+    assert store.get(task.pk)["due_at"] >= (now + timedelta(hours=1, seconds=60)).timestamp()
+    assert run_tick(now=now + timedelta(hours=3))["done"] == 1
+    assert [b["data"]["attempt"] for b in receiver.bodies()] == [1, 2, 3]
+    assert len(set(receiver.keys())) == 1
+    task.refresh_from_db()
+    assert task.status == "done" and task.attempts == 3
+
+
+def test_429_waits_as_long_as_retry_after_says(make_task, receiver, store):
+    receiver.replies.append((429, "slow down", {"Retry-After": "900"}))
+    now = timezone.now()
+    task = make_task(due_at=now - timedelta(seconds=1))
+    assert run_tick(now=now)["retried"] == 1
+    assert store.get(task.pk)["due_at"] - now.timestamp() >= 900
+
+
+def test_a_hanging_receiver_times_out_and_is_retried(make_task, receiver, settings, store):
+    settings.SCHEDULER_WEBHOOK_TIMEOUT_SECONDS = 0.5
+    receiver.delay = 3
+    task = make_task(due_at=timezone.now() - timedelta(seconds=1))
+    assert run_tick()["retried"] == 1
+    item = store.get(task.pk)
+    assert item["status"] == "pending" and "timed out after 0.5 s" in item["last_error"]

@@ -2,6 +2,7 @@
 import json
 import logging
 import random
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from datetime import datetime, timedelta
@@ -10,48 +11,62 @@ from django.conf import settings
 from django.utils import timezone
 
 from tasks import sync
-from tasks.store import get_store
+from tasks.store import StoreError, get_store
 from worker import actions
 
 logger = logging.getLogger(__name__)
 
 RETRY_CAP_SECONDS = 3600
+SAFETY_MARGIN_SECONDS = 5
 
 
 def run_tick(*, now=None, store=None, budget_seconds=None):
     """Perform every task due at `now` (default: the clock) once; return a summary of counts.
 
-    `budget_seconds` is the time this tick may take (a Lambda's remaining time); claiming stops while
-    a safety margin of it is left, so that every claimed task can still finish inside it.
+    A task is claimed only when a performer is free to start it at once, and only while the budget
+    (a Lambda's remaining time) leaves room for its longest run plus a margin: so every claimed task
+    can finish inside the budget, and what is left stays due for the next tick.
     """
     store = store or get_store()
     started, base = time.monotonic(), now or timezone.now()
-    summary = {"due": 0, "claimed": 0, "done": 0, "retried": 0, "failed": 0, "skipped": 0, "lost": 0}
+    summary = {"due": 0, "claimed": 0, "done": 0, "retried": 0, "failed": 0, "skipped": 0, "lost": 0, "deferred": 0}
 
     def clock():
         return base + timedelta(seconds=time.monotonic() - started)
 
+    def can_finish_another():
+        longest = settings.SCHEDULER_WEBHOOK_TIMEOUT_SECONDS + SAFETY_MARGIN_SECONDS
+        return budget_seconds is None or budget_seconds - (time.monotonic() - started) >= longest
+
     due = store.query_due(base)
     summary["due"], summary["read"] = len(due.tasks), due.scanned
-    margin = settings.SCHEDULER_WEBHOOK_TIMEOUT_SECONDS + 5
-    with ThreadPoolExecutor(max_workers=settings.SCHEDULER_CONCURRENCY, thread_name_prefix="perform") as pool:
+    concurrency = settings.SCHEDULER_CONCURRENCY
+    free = threading.BoundedSemaphore(concurrency)
+    with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="perform") as pool:
         running = []
-        for _due_at, task_id in due.tasks:
-            if budget_seconds is not None and budget_seconds - (time.monotonic() - started) < margin:
-                logger.info("Tick budget nearly spent: %d due tasks left for the next tick", summary["due"] - len(running) - summary["skipped"])
+        for position, (_due_at, task_id) in enumerate(due.tasks):
+            free.acquire()
+            if not can_finish_another():
+                free.release()
+                summary["deferred"] = len(due.tasks) - position
+                logger.info("Tick budget nearly spent: %d due task(s) left for the next tick", summary["deferred"])
                 break
             claimed = store.claim(task_id, clock(), settings.SCHEDULER_LEASE_SECONDS)
             if claimed is None:
+                free.release()
                 summary["skipped"] += 1  # another worker has it, or it is no longer due
                 continue
             summary["claimed"] += 1
-            running.append(pool.submit(perform, claimed, store, clock))
+            future = pool.submit(perform, claimed, store, clock)
+            future.add_done_callback(lambda _: free.release())
+            running.append(future)
         for future in as_completed(running):
             kind, item = future.result()
             summary[kind] += 1
             if item is not None:
                 _mirror(item)
     summary["seconds"] = round(time.monotonic() - started, 3)
+    store.put_heartbeat(now=clock(), summary=summary)
     return summary
 
 
@@ -79,13 +94,19 @@ def perform(claimed, store, clock):
     if kind == "retried" and job.attempt >= settings.SCHEDULER_MAX_ATTEMPTS:
         kind, error = "failed", f"gave up after {job.attempt} attempts: {error}"
     finished_at = clock()
-    if kind == "done":
-        item = store.finish(claimed, status="done", now=finished_at, outcome=str(outcome or "done"))
-    elif kind == "failed":
-        item = store.finish(claimed, status="failed", now=finished_at, error=error)
-    else:
-        retry_at = finished_at + timedelta(seconds=backoff_seconds(job.attempt, retry_after))
-        item = store.finish(claimed, status="pending", now=finished_at, error=error, retry_at=retry_at)
+    try:
+        if kind == "done":
+            item = store.finish(claimed, status="done", now=finished_at, outcome=str(outcome or "done"))
+        elif kind == "failed":
+            item = store.finish(claimed, status="failed", now=finished_at, error=error)
+        else:
+            retry_at = finished_at + timedelta(seconds=backoff_seconds(job.attempt, retry_after))
+            item = store.finish(claimed, status="pending", now=finished_at, error=error, retry_at=retry_at)
+    except StoreError:
+        # The effect happened but its record did not: the lease runs out and the task runs again with
+        # the same idempotency key, which is how the receiver can tell.
+        logger.exception("Task %s: outcome %s could not be recorded", job.id, kind)
+        item = None
     if item is None:
         kind = "lost"
     logger.info(json.dumps({
