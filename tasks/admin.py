@@ -52,8 +52,10 @@ class ScheduledTaskAdmin(admin.ModelAdmin):
         return super().has_delete_permission(request, obj) and (obj is None or obj.status != obj.Status.RUNNING)
 
     def save_model(self, request, obj, form, change):
-        if not change or form.has_changed():
+        if not change:
             obj.record_change(request.user)
+        elif form.has_changed():
+            obj.record_change(request.user, ScheduledTask.objects.current_version(obj.pk))
         super().save_model(request, obj, form, change)
         request.saved_task_pk = obj.pk
 

@@ -134,35 +134,42 @@ def import_rows(rows, *, dry_run=False, user=None):
             result.repeated += 1  # the same task twice in one file is scheduled once
         else:
             errors.append(f"line {row.line}: key: {row.key} is also on line {first.line}, with other values")
-    existing = ScheduledTask.objects.in_bulk(list(by_key), field_name="key")
-    created, updated, to_push = [], [], []
-    for key, row in by_key.items():
-        task = existing.get(key)
-        if task is None:
-            task = ScheduledTask(key=key, content_id=row.content_id, action=row.action, due_at=row.due_at,
-                                 payload=row.payload)
-            task.record_change(user)
-            created.append(task)
-        elif row.differs_from(task):
-            if not task.is_editable:
-                errors.append(f"line {row.line}: key: task {key} is already {task.status}; it cannot be changed")
-                continue
-            task.content_id, task.action, task.due_at, task.payload = row.content_id, row.action, row.due_at, row.payload
-            task.record_change(user)
-            updated.append(task)
-        else:
-            result.unchanged += 1
-            if task.sync_state != ScheduledTask.SyncState.SYNCED and task.is_editable:
-                to_push.append(task)
-    if errors:
-        raise ImportFailed(errors)
-    result.created, result.updated = len(created), len(updated)
-    if dry_run:
-        return result
     with transaction.atomic():
+        rows_by_key = ScheduledTask.objects.all() if dry_run else ScheduledTask.objects.select_for_update()
+        existing = rows_by_key.in_bulk(list(by_key), field_name="key")  # locked: versions cannot move under us
+        created, updated, to_push = [], [], []
+        for key, row in by_key.items():
+            task = existing.get(key)
+            if task is None:
+                task = ScheduledTask(key=key, content_id=row.content_id, action=row.action, due_at=row.due_at,
+                                     payload=row.payload)
+                task.record_change(user)
+                created.append(task)
+            elif row.differs_from(task):
+                if not task.is_editable:
+                    errors.append(f"line {row.line}: key: task {key} is already {task.status}; it cannot be changed")
+                    continue
+                task.content_id, task.action, task.due_at, task.payload = (
+                    row.content_id, row.action, row.due_at, row.payload)
+                task.record_change(user)
+                updated.append(task)
+            else:
+                result.unchanged += 1
+                if task.sync_state != ScheduledTask.SyncState.SYNCED and task.is_editable:
+                    to_push.append(task)
+        if errors:
+            raise ImportFailed(errors)
+        result.created, result.updated = len(created), len(updated)
+        if dry_run:
+            return result
         ScheduledTask.objects.bulk_create(created, batch_size=500)
         ScheduledTask.objects.bulk_update(
             updated, ["content_id", "action", "due_at", "payload", "version", "sync_state", "updated_by"], batch_size=500)
-    # bulk_create and bulk_update send no signals, so the sync service is called here, once, in batches.
-    result.pushed, result.push_errors = sync.push_tasks([*created, *updated, *to_push])
+
+        # bulk_create and bulk_update send no signals, so the sync service is called here, once, in
+        # batches, after the commit (a rolled-back import must write nothing to DynamoDB).
+        def push():
+            result.pushed, result.push_errors = sync.push_tasks([*created, *updated, *to_push])
+
+        transaction.on_commit(push)
     return result

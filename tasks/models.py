@@ -1,4 +1,5 @@
 """The editors' record of what to do and when: ScheduledTask and its QuerySet (no I/O here)."""
+import json
 import uuid
 
 from django.conf import settings
@@ -23,6 +24,10 @@ def validate_action(value):
 def validate_payload(value):
     if not isinstance(value, dict):
         raise ValidationError("Payload must be a JSON object, such as {\"territory\": \"GB\"}.")
+    try:
+        json.dumps(value, allow_nan=False)
+    except ValueError:
+        raise ValidationError("Payload must not contain NaN or Infinity (JSON has no such numbers).") from None
 
 
 class ScheduledTaskQuerySet(models.QuerySet):
@@ -37,6 +42,10 @@ class ScheduledTaskQuerySet(models.QuerySet):
     def unsynced(self):
         """Rows whose latest version has not reached DynamoDB."""
         return self.exclude(sync_state=ScheduledTask.SyncState.SYNCED)
+
+    def current_version(self, pk):
+        """Return a row's committed version, locking the row until the transaction ends."""
+        return self.select_for_update().values_list("version", flat=True).get(pk=pk)
 
 
 class ScheduledTask(models.Model):
@@ -101,11 +110,14 @@ class ScheduledTask(models.Model):
     def is_editable(self):
         return self.status == self.Status.PENDING
 
-    def record_change(self, user=None):
-        """Mark an editor's change: a new version, so that only this change may replace the DynamoDB item."""
+    def record_change(self, user=None, current_version=None):
+        """Mark an editor's change: a new version, so that only this change may replace the DynamoDB item.
+
+        Pass the row's `current_version` as read under a lock, so that two editors never make the same one.
+        """
         if self._state.adding:
             self.created_by = self.created_by or user
         else:
-            self.version += 1
+            self.version = (current_version or self.version) + 1
         self.updated_by = user or self.updated_by
         self.sync_state = self.SyncState.PENDING

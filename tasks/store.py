@@ -8,6 +8,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from decimal import Decimal
+from urllib.parse import urlsplit
 
 import boto3
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
@@ -18,8 +19,9 @@ from django.conf import settings
 logger = logging.getLogger(__name__)
 
 DUE_INDEX = "due"
+LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
 HEARTBEAT_ID = "heartbeat:tick"  # not a task: it never carries due_shard, so no tick ever reads it as one
-BATCH_WRITE_SIZE = 25  # DynamoDB's limit for BatchWriteItem (moto accepts more; AWS does not)
+TRANSACTION_SIZE = 100  # DynamoDB's limit of actions in one TransactWriteItems
 BATCH_GET_SIZE = 100  # DynamoDB's limit for BatchGetItem
 PENDING, RUNNING = "pending", "running"
 
@@ -71,8 +73,13 @@ def from_item(item):
 
 
 def to_epoch(moment):
-    """Return an aware datetime as whole epoch seconds, rounded up so nothing ever runs early."""
+    """Return a due time as whole epoch seconds, rounded up so that nothing ever runs early."""
     return math.ceil(moment.timestamp())
+
+
+def now_epoch(moment):
+    """Return the present as whole epoch seconds, rounded down (the other half of never early)."""
+    return math.floor(moment.timestamp())
 
 
 def from_epoch(seconds):
@@ -129,10 +136,16 @@ class TaskStore:
     def client(self):
         with self._lock:
             if self._client is None:
-                self._client = boto3.session.Session().client(
+                session = boto3.session.Session()
+                local = {}
+                if self.endpoint_url and urlsplit(self.endpoint_url).hostname in LOCAL_HOSTS and not session.get_credentials():
+                    # A local DynamoDB (the embedded one, DynamoDB Local) takes any key, but botocore signs with one.
+                    local = {"aws_access_key_id": "local", "aws_secret_access_key": "local"}
+                self._client = session.client(
                     "dynamodb",
                     endpoint_url=self.endpoint_url,
                     region_name=self.region,
+                    **local,
                     config=Config(
                         connect_timeout=3, read_timeout=10,
                         retries={"mode": "standard", "max_attempts": 3},
@@ -215,8 +228,9 @@ class TaskStore:
             if not _refused(exc):
                 raise
             item = from_item(exc.response["Item"]) if "Item" in exc.response else None
-            if item and item.get("version") == task["version"] and item.get("status") == PENDING:
-                return  # this very version is already there: pushing it again is a no-op
+            if item and item.get("status") == PENDING and all(item.get(a) == v for a, v in definition.items()
+                                                               if a != "due_at"):
+                return  # this very version, with this very content, is already there: a no-op
             raise Conflict(_conflict_message(item, task["version"]), item) from exc
 
     @_translated
@@ -244,14 +258,30 @@ class TaskStore:
         return from_item(response["Item"]) if "Item" in response else None
 
     @_translated
-    def batch_put_new(self, tasks):
-        """Write tasks that DynamoDB has never held, 25 a request; never use it for an existing task."""
+    def put_new(self, tasks):
+        """Create items for tasks DynamoDB does not hold, 100 to a transaction; return the ids it already held.
+
+        Each put is conditional on the item being absent, so a concurrent push or a worker's claim is
+        never overwritten; a transaction with one item present is cancelled whole, and that chunk's
+        present ids are returned for the caller to push one by one.
+        """
+        held = []
         items = [self._new_item(t) for t in tasks]
-        for start in range(0, len(items), BATCH_WRITE_SIZE):
-            requests = [{"PutRequest": {"Item": to_item(i)}} for i in items[start:start + BATCH_WRITE_SIZE]]
-            self._drain(lambda pending: self.client.batch_write_item(RequestItems={self.table: pending}),
-                        requests, "UnprocessedItems")
-        return len(items)
+        for start in range(0, len(items), TRANSACTION_SIZE):
+            chunk = items[start:start + TRANSACTION_SIZE]
+            try:
+                self.client.transact_write_items(TransactItems=[{"Put": {
+                    "TableName": self.table, "Item": to_item(item),
+                    "ConditionExpression": "attribute_not_exists(#id)", "ExpressionAttributeNames": {"#id": "id"},
+                }} for item in chunk])
+            except ClientError as exc:
+                if exc.response["Error"]["Code"] != "TransactionCanceledException":
+                    raise
+                reasons = exc.response.get("CancellationReasons") or [{"Code": "ConditionalCheckFailed"}] * len(chunk)
+                if any(r.get("Code") not in ("None", "ConditionalCheckFailed", None) for r in reasons):
+                    raise
+                held.extend(item["id"] for item in chunk)  # the caller pushes these one by one
+        return held
 
     @_translated
     def batch_get(self, task_ids):
@@ -289,7 +319,7 @@ class TaskStore:
                 "TableName": self.table, "IndexName": DUE_INDEX,
                 "KeyConditionExpression": "#shard = :shard AND #due_at <= :now",
                 "ExpressionAttributeNames": {"#shard": "due_shard", "#due_at": "due_at"},
-                "ExpressionAttributeValues": to_item({":shard": str(shard), ":now": to_epoch(now)}),
+                "ExpressionAttributeValues": to_item({":shard": str(shard), ":now": now_epoch(now)}),
             }
             while True:
                 response = self.client.query(**request)
@@ -309,7 +339,7 @@ class TaskStore:
         The index is only a hint: the condition on the base item decides. The lease end becomes the new
         due time, so a run that dies becomes due again by itself.
         """
-        lease_until = to_epoch(now) + lease_seconds
+        lease_until = now_epoch(now) + lease_seconds
         try:
             response = self.client.update_item(
                 TableName=self.table,
@@ -325,7 +355,7 @@ class TaskStore:
                 ExpressionAttributeNames={f"#{a}": a for a in (
                     "status", "lease_until", "due_at", "lease_token", "attempts", "due_shard")},
                 ExpressionAttributeValues=to_item({
-                    ":running": RUNNING, ":pending": PENDING, ":lease_until": lease_until, ":now": to_epoch(now),
+                    ":running": RUNNING, ":pending": PENDING, ":lease_until": lease_until, ":now": now_epoch(now),
                     ":token": uuid.uuid4().hex, ":zero": 0, ":one": 1,
                 }),
                 ReturnValues="ALL_NEW",
@@ -387,7 +417,9 @@ def _conflict_message(item, version):
         return "DynamoDB refused the write."
     if item.get("status") != PENDING:
         return f"The task is already {item.get('status')} in DynamoDB; the change was not applied."
-    return f"DynamoDB holds version {item.get('version')}, not older than {version}; the change was not applied."
+    if item.get("version") == version:
+        return f"DynamoDB holds other content under the same version {version}; save the task again."
+    return f"DynamoDB holds version {item.get('version')}, newer than {version}; the change was not applied."
 
 
 _stores, _stores_lock = {}, threading.Lock()

@@ -1,19 +1,12 @@
 """Services that keep DynamoDB in step with the editors' rows, and mirror the worker's outcomes back."""
 import logging
 from collections import defaultdict
-from datetime import datetime, timedelta
-
-from django.utils import timezone
+from datetime import datetime
 
 from tasks.models import ScheduledTask
 from tasks.store import Conflict, StoreError, get_store
 
 logger = logging.getLogger(__name__)
-
-# A task due this far ahead cannot be claimed while a batch write is under way, so a batch (which
-# cannot carry a condition) is safe for it; anything sooner takes the conditional single write.
-BATCH_SAFE_AHEAD = timedelta(hours=1)
-
 
 def definition(task):
     """Return what DynamoDB needs to know of a row to run it: never its execution attributes."""
@@ -36,37 +29,33 @@ def push_task(task_id):
         if exc.item:
             mirror_outcome(exc.item)
         return ScheduledTask.SyncState.ERROR
-    except StoreError as exc:
-        logger.warning("Push of task %s v%s failed: %s", task.pk, task.version, exc)
-        _mark([task], ScheduledTask.SyncState.ERROR, str(exc))
+    except Exception as exc:  # DynamoDB away, or anything else: the row says so, the save stands
+        logger.exception("Push of task %s v%s failed", task.pk, task.version)
+        _mark([task], ScheduledTask.SyncState.ERROR, str(exc) if isinstance(exc, StoreError) else f"{type(exc).__name__}: {exc}")
         return ScheduledTask.SyncState.ERROR
     _mark([task], ScheduledTask.SyncState.SYNCED)
     return ScheduledTask.SyncState.SYNCED
 
 
-def push_tasks(tasks, *, now=None):
-    """Push many pending rows in batches; return (synced, errors) counts.
+def push_tasks(tasks):
+    """Push many pending rows, 100 new items to a request; return (synced, errors) counts.
 
-    Items DynamoDB lacks and that are not due soon go in batch writes; the rest take the conditional
-    single push, which never overwrites a newer version or a task the worker has started.
+    New items go in transactions of conditional puts; tasks DynamoDB already holds take the
+    conditional single push, which never overwrites a newer version or a task the worker has started.
     """
     tasks = [t for t in tasks if t.status == ScheduledTask.Status.PENDING]
     if not tasks:
         return 0, 0
-    store, now = get_store(), now or timezone.now()
     try:
-        held = store.batch_get([t.pk for t in tasks])
-        fresh = [t for t in tasks if str(t.pk) not in held and t.due_at > now + BATCH_SAFE_AHEAD]
-        store.batch_put_new([definition(t) for t in fresh])
+        held = set(get_store().put_new([definition(t) for t in tasks]))
     except StoreError as exc:
         logger.warning("Batch push of %d tasks failed: %s", len(tasks), exc)
         _mark(tasks, ScheduledTask.SyncState.ERROR, str(exc))
         return 0, len(tasks)
-    _mark(fresh, ScheduledTask.SyncState.SYNCED)
-    fresh_ids = {t.pk for t in fresh}
-    results = [push_task(t.pk) for t in tasks if t.pk not in fresh_ids]
+    _mark([t for t in tasks if str(t.pk) not in held], ScheduledTask.SyncState.SYNCED)
+    results = [push_task(t.pk) for t in tasks if str(t.pk) in held]
     errors = results.count(ScheduledTask.SyncState.ERROR)
-    return len(tasks) - errors, errors
+    return len(tasks) - len(held) + results.count(ScheduledTask.SyncState.SYNCED), errors
 
 
 def push_live_tasks():

@@ -1,6 +1,7 @@
 from datetime import datetime, timezone
 
 import pytest
+from django.db import transaction
 
 from tasks.importing import ImportFailed, import_rows, read_tasks_csv
 from tasks.models import ScheduledTask
@@ -50,14 +51,25 @@ def test_a_repeated_row_is_scheduled_once_and_a_conflicting_key_is_an_error(db):
         import_rows(read_tasks_csv(keyed))
 
 
-def test_a_changed_date_updates_its_task_with_a_new_version(db, store):
+def test_a_changed_date_updates_its_task_with_a_new_version(db, store, django_capture_on_commit_callbacks):
     keyed = "content_id,action,due_at,key\nfilm-1,publish,{},lic-1-publish\n"
-    import_rows(read_tasks_csv(keyed.format("2027-03-01T09:00:00Z")))
-    result = import_rows(read_tasks_csv(keyed.format("2027-03-02T09:00:00Z")))
+    with django_capture_on_commit_callbacks(execute=True):
+        import_rows(read_tasks_csv(keyed.format("2027-03-01T09:00:00Z")))
+    with django_capture_on_commit_callbacks(execute=True):
+        result = import_rows(read_tasks_csv(keyed.format("2027-03-02T09:00:00Z")))
     assert (result.created, result.updated, result.unchanged) == (0, 1, 0)
     task = ScheduledTask.objects.get(key="lic-1-publish")
     assert task.version == 2
     assert store.get(task.pk)["scheduled_for"] == "2027-03-02T09:00:00Z"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_rolled_back_import_writes_nothing_to_dynamodb(store):
+    with pytest.raises(RuntimeError), transaction.atomic():
+        import_rows(read_tasks_csv(HEADER + "film-1,publish,2027-03-01T09:00:00Z,\n"))
+        raise RuntimeError("the caller's transaction fails later")
+    assert not ScheduledTask.objects.exists()
+    assert store.query_due(datetime(2028, 1, 1, tzinfo=timezone.utc)).tasks == []
 
 
 def test_a_dry_run_writes_nothing(db, store):

@@ -45,6 +45,14 @@ def test_push_of_the_same_version_again_is_a_no_op_and_an_older_one_is_refused(s
     assert store.get(task["id"])["content_id"] == "film-1"
 
 
+def test_push_of_the_same_version_with_other_content_is_refused(store):
+    task = definition(version=2)
+    store.push(task)
+    with pytest.raises(Conflict, match="same version 2"):
+        store.push({**task, "content_id": "other", "due_at": NOW + timedelta(days=9)})
+    assert store.get(task["id"])["content_id"] == "film-1"
+
+
 def test_push_never_replaces_a_running_task(store):
     task = definition()
     store.push(task)
@@ -109,11 +117,32 @@ def test_delete_of_a_running_task_is_refused(store):
     store.delete(str(uuid.uuid4()))  # a missing item is fine
 
 
-def test_batch_put_and_batch_get_go_past_one_request(store):
-    tasks = [definition() for _ in range(130)]
-    store.batch_put_new(tasks)
+def count_calls(store):
+    calls = []
+    store.client.meta.events.register("before-parameter-build.dynamodb.*", lambda model, params, **kw: calls.append(
+        (model.name, len(params.get("TransactItems") or params.get("RequestItems", {}).get(store.table, {}).get("Keys", [])))))
+    return calls
+
+
+def test_put_new_writes_100_a_transaction_and_batch_get_reads_100_a_request(store):
+    tasks = [definition() for _ in range(230)]
+    calls = count_calls(store)
+    assert store.put_new(tasks) == []
+    assert calls == [("TransactWriteItems", 100), ("TransactWriteItems", 100), ("TransactWriteItems", 30)]
+    calls.clear()
     found = store.batch_get([t["id"] for t in tasks] + [str(uuid.uuid4())])
-    assert len(found) == 130
+    assert len(found) == 230
+    assert calls == [("BatchGetItem", 100), ("BatchGetItem", 100), ("BatchGetItem", 31)]
+
+
+def test_put_new_never_overwrites_an_item_and_names_what_was_there(store):
+    running, fresh = definition(), definition()
+    store.push(running)
+    store.claim(running["id"], NOW, 300)
+    held = store.put_new([{**running, "content_id": "overwritten?"}, fresh])
+    assert held == [running["id"], fresh["id"]]  # the whole transaction was refused
+    assert store.get(running["id"])["status"] == "running"
+    assert store.put_new([fresh]) == [] and store.get(fresh["id"])["status"] == "pending"
 
 
 def test_conversions_keep_floats_and_give_back_no_decimal():

@@ -82,16 +82,27 @@ def test_a_refused_push_marks_the_row_and_mirrors_the_real_state(make_task, stor
     assert store.get(task.pk)["content_id"] != "changed"
 
 
-def test_push_tasks_batches_far_tasks_and_marks_them_synced(db, store):
+def test_push_tasks_writes_new_items_in_transactions_and_marks_them_synced(db, store):
     far = timezone.now() + timedelta(days=90)
     tasks = ScheduledTask.objects.bulk_create(
-        [ScheduledTask(content_id=f"c{i}", action="publish", due_at=far) for i in range(60)]
-        + [ScheduledTask(content_id="soon", action="withdraw", due_at=timezone.now())]
+        [ScheduledTask(content_id=f"c{i}", action="publish", due_at=far) for i in range(150)]
     )
-    assert sync.push_tasks(tasks) == (61, 0)
-    assert len(store.batch_get([t.pk for t in tasks])) == 61
-    assert ScheduledTask.objects.filter(sync_state="synced", synced_version=1).count() == 61
-    assert sync.push_tasks(tasks) == (61, 0)  # again: no change, no error
+    calls = []
+    store.client.meta.events.register("before-parameter-build.dynamodb.*", lambda model, **kw: calls.append(model.name))
+    assert sync.push_tasks(tasks) == (150, 0)
+    assert calls == ["TransactWriteItems", "TransactWriteItems"]
+    assert len(store.batch_get([t.pk for t in tasks])) == 150
+    assert ScheduledTask.objects.filter(sync_state="synced", synced_version=1).count() == 150
+    assert sync.push_tasks(tasks) == (150, 0)  # again: every item is there already, nothing changes
+
+
+def test_an_unexpected_push_error_marks_the_row_instead_of_raising(make_task, store, monkeypatch):
+    def broken(task):
+        raise TypeError("Unsupported type <class 'object'>")
+
+    monkeypatch.setattr(store, "push", broken)
+    task = make_task()
+    assert task.sync_state == "error" and task.sync_error == "TypeError: Unsupported type <class 'object'>"
 
 
 def test_mirror_outcome_copies_the_execution_state(make_task):

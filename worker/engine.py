@@ -35,7 +35,8 @@ def run_tick(*, now=None, store=None, budget_seconds=None):
         return base + timedelta(seconds=time.monotonic() - started)
 
     def can_finish_another():
-        longest = settings.SCHEDULER_WEBHOOK_TIMEOUT_SECONDS + SAFETY_MARGIN_SECONDS
+        # requests applies the timeout to connecting and to reading apart, so a run may take both.
+        longest = 2 * settings.SCHEDULER_WEBHOOK_TIMEOUT_SECONDS + SAFETY_MARGIN_SECONDS
         return budget_seconds is None or budget_seconds - (time.monotonic() - started) >= longest
 
     due = store.query_due(base)
@@ -57,6 +58,7 @@ def run_tick(*, now=None, store=None, budget_seconds=None):
                 summary["skipped"] += 1  # another worker has it, or it is no longer due
                 continue
             summary["claimed"] += 1
+            _mirror(claimed)  # the admin shows it running, and refuses edits and deletes meanwhile
             future = pool.submit(perform, claimed, store, clock)
             future.add_done_callback(lambda _: free.release())
             running.append(future)
@@ -66,7 +68,10 @@ def run_tick(*, now=None, store=None, budget_seconds=None):
             if item is not None:
                 _mirror(item)
     summary["seconds"] = round(time.monotonic() - started, 3)
-    store.put_heartbeat(now=clock(), summary=summary)
+    try:
+        store.put_heartbeat(now=clock(), summary=summary)
+    except StoreError:
+        logger.exception("Heartbeat not written; the tick itself completed: %s", summary)
     return summary
 
 
@@ -79,7 +84,12 @@ def perform(claimed, store, clock):
         payload=claimed.get("payload") or {}, version=claimed["version"], attempt=claimed["attempts"],
         scheduled_for=scheduled_for, lateness_seconds=max(0, int((now - scheduled_for).total_seconds())),
     )
-    retry_after = None
+    outcome, retry_after = None, None
+    if job.attempt > settings.SCHEDULER_MAX_ATTEMPTS:
+        # Every earlier attempt died without recording an outcome (a crash, a timeout of the whole run):
+        # stop here rather than deliver it again and again.
+        error = f"gave up: {job.attempt - 1} attempts ended without an outcome"
+        return _record(store, claimed, job, clock, kind="failed", error=error)
     try:
         outcome = actions.resolve(job.action)(job)
     except actions.PermanentFailure as exc:
@@ -93,6 +103,11 @@ def perform(claimed, store, clock):
         kind, error = "done", ""
     if kind == "retried" and job.attempt >= settings.SCHEDULER_MAX_ATTEMPTS:
         kind, error = "failed", f"gave up after {job.attempt} attempts: {error}"
+    return _record(store, claimed, job, clock, kind=kind, error=error, outcome=outcome, retry_after=retry_after)
+
+
+def _record(store, claimed, job, clock, *, kind, error, outcome=None, retry_after=None):
+    """Write how a run ended to DynamoDB, log it as one JSON line; return (kind, item)."""
     finished_at = clock()
     try:
         if kind == "done":
@@ -109,7 +124,7 @@ def perform(claimed, store, clock):
         item = None
     if item is None:
         kind = "lost"
-    logger.info(json.dumps({
+    logger.info("%s", json.dumps({
         "task_id": job.id, "action": job.action, "content_id": job.content_id, "outcome": kind,
         "attempt": job.attempt, "lateness_seconds": job.lateness_seconds, "error": error or None,
     }))
