@@ -21,7 +21,7 @@ logger = logging.getLogger(__name__)
 DUE_INDEX = "due"
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
 HEARTBEAT_ID = "heartbeat:tick"  # not a task: it never carries due_shard, so no tick ever reads it as one
-TRANSACTION_SIZE = 100  # DynamoDB's limit of actions in one TransactWriteItems
+BATCH_WRITE_SIZE = 25  # DynamoDB's limit for BatchWriteItem (moto accepts more; AWS does not)
 BATCH_GET_SIZE = 100  # DynamoDB's limit for BatchGetItem
 PENDING, RUNNING = "pending", "running"
 
@@ -258,30 +258,18 @@ class TaskStore:
         return from_item(response["Item"]) if "Item" in response else None
 
     @_translated
-    def put_new(self, tasks):
-        """Create items for tasks DynamoDB does not hold, 100 to a transaction; return the ids it already held.
+    def batch_put_new(self, tasks):
+        """Write items for tasks DynamoDB does not hold, 25 a request (BatchWriteItem's limit).
 
-        Each put is conditional on the item being absent, so a concurrent push or a worker's claim is
-        never overwritten; a transaction with one item present is cancelled whole, and that chunk's
-        present ids are returned for the caller to push one by one.
+        A batch write cannot carry a condition: callers use it only for tasks that batch_get found
+        missing and that are not due soon, and check afterwards that no newer version was overwritten.
         """
-        held = []
         items = [self._new_item(t) for t in tasks]
-        for start in range(0, len(items), TRANSACTION_SIZE):
-            chunk = items[start:start + TRANSACTION_SIZE]
-            try:
-                self.client.transact_write_items(TransactItems=[{"Put": {
-                    "TableName": self.table, "Item": to_item(item),
-                    "ConditionExpression": "attribute_not_exists(#id)", "ExpressionAttributeNames": {"#id": "id"},
-                }} for item in chunk])
-            except ClientError as exc:
-                if exc.response["Error"]["Code"] != "TransactionCanceledException":
-                    raise
-                reasons = exc.response.get("CancellationReasons") or [{"Code": "ConditionalCheckFailed"}] * len(chunk)
-                if any(r.get("Code") not in ("None", "ConditionalCheckFailed", None) for r in reasons):
-                    raise
-                held.extend(item["id"] for item in chunk)  # the caller pushes these one by one
-        return held
+        for start in range(0, len(items), BATCH_WRITE_SIZE):
+            requests = [{"PutRequest": {"Item": to_item(i)}} for i in items[start:start + BATCH_WRITE_SIZE]]
+            self._drain(lambda pending: self.client.batch_write_item(RequestItems={self.table: pending}),
+                        requests, "UnprocessedItems")
+        return len(items)
 
     @_translated
     def batch_get(self, task_ids):

@@ -1,12 +1,19 @@
 """Services that keep DynamoDB in step with the editors' rows, and mirror the worker's outcomes back."""
 import logging
 from collections import defaultdict
-from datetime import datetime
+from datetime import datetime, timedelta
+
+from django.utils import timezone
 
 from tasks.models import ScheduledTask
 from tasks.store import Conflict, StoreError, get_store
 
 logger = logging.getLogger(__name__)
+
+# A task due this far ahead cannot be claimed while a batch write is in flight, so a batch write
+# (which cannot carry a condition) is safe for it; anything due sooner takes the conditional push.
+BATCH_SAFE_AHEAD = timedelta(hours=1)
+
 
 def definition(task):
     """Return what DynamoDB needs to know of a row to run it: never its execution attributes."""
@@ -37,25 +44,40 @@ def push_task(task_id):
     return ScheduledTask.SyncState.SYNCED
 
 
-def push_tasks(tasks):
-    """Push many pending rows, 100 new items to a request; return (synced, errors) counts.
+def push_tasks(tasks, *, now=None):
+    """Push many pending rows in batches; return (synced, errors) counts.
 
-    New items go in transactions of conditional puts; tasks DynamoDB already holds take the
-    conditional single push, which never overwrites a newer version or a task the worker has started.
+    Items DynamoDB lacks and that are not due soon are written 25 a request; every other task takes
+    the conditional single push, which never overwrites a newer version or a task the worker started.
     """
     tasks = [t for t in tasks if t.status == ScheduledTask.Status.PENDING]
     if not tasks:
         return 0, 0
+    store, now = get_store(), now or timezone.now()
     try:
-        held = set(get_store().put_new([definition(t) for t in tasks]))
+        held = store.batch_get([t.pk for t in tasks])
+        fresh = [t for t in tasks if str(t.pk) not in held and t.due_at > now + BATCH_SAFE_AHEAD]
+        store.batch_put_new([definition(t) for t in fresh])
     except StoreError as exc:
         logger.warning("Batch push of %d tasks failed: %s", len(tasks), exc)
         _mark(tasks, ScheduledTask.SyncState.ERROR, str(exc))
         return 0, len(tasks)
-    _mark([t for t in tasks if str(t.pk) not in held], ScheduledTask.SyncState.SYNCED)
-    results = [push_task(t.pk) for t in tasks if str(t.pk) in held]
+    _mark(fresh, ScheduledTask.SyncState.SYNCED)
+    # An editor's change committed while the batch was in flight may have been overwritten by it: every
+    # such row now has another version than the one written, and takes the conditional push again.
+    written = {t.pk: t.version for t in fresh}
+    moved = {pk for pk, version in _versions(written).items() if version != written[pk]}
+    singles = [t.pk for t in tasks if t.pk not in written or t.pk in moved]
+    results = [push_task(pk) for pk in singles]
     errors = results.count(ScheduledTask.SyncState.ERROR)
-    return len(tasks) - len(held) + results.count(ScheduledTask.SyncState.SYNCED), errors
+    return len(tasks) - errors, errors
+
+
+def _versions(task_ids):
+    ids, versions = list(task_ids), {}
+    for start in range(0, len(ids), 500):
+        versions.update(ScheduledTask.objects.filter(pk__in=ids[start:start + 500]).values_list("pk", "version"))
+    return versions
 
 
 def push_live_tasks():

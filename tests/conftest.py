@@ -1,6 +1,8 @@
 """Shared fixtures: a DynamoDB table per test (moto in process, or moto's server over HTTP), tasks, a receiver."""
 import json
 import socket
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -11,13 +13,13 @@ from pathlib import Path
 import pytest
 from django.utils import timezone
 from moto import mock_aws
-from moto.server import ThreadedMotoServer
 
 from tasks import store as store_module
 from tasks.models import ScheduledTask
 
 # Copies of ../shared/data (the team's sample inputs), so that a clone alone runs the suite;
 # test_sample_data.py checks that they still match wherever ../shared is beside the clone.
+ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_DATA = Path(__file__).resolve().parent / "data"
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 WEBHOOK_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
@@ -31,12 +33,11 @@ def free_port():
 
 @pytest.fixture(scope="session")
 def moto_server():
-    """moto's DynamoDB server on 127.0.0.1 for the whole session; yields its URL."""
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    yield f"http://127.0.0.1:{port}"
-    server.stop()
+    """The local DynamoDB (moto's server, as `make run` embeds it) in a process of its own; yields its URL."""
+    server = subprocess.Popen([sys.executable, "-m", "worker.local_dynamodb"], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    yield server.stdout.readline().strip()
+    server.terminate()
+    server.wait(timeout=10)
 
 
 @pytest.fixture(autouse=True)

@@ -82,18 +82,37 @@ def test_a_refused_push_marks_the_row_and_mirrors_the_real_state(make_task, stor
     assert store.get(task.pk)["content_id"] != "changed"
 
 
-def test_push_tasks_writes_new_items_in_transactions_and_marks_them_synced(db, store):
+def test_push_tasks_batches_far_new_tasks_and_pushes_soon_ones_singly(db, store):
     far = timezone.now() + timedelta(days=90)
     tasks = ScheduledTask.objects.bulk_create(
-        [ScheduledTask(content_id=f"c{i}", action="publish", due_at=far) for i in range(150)]
+        [ScheduledTask(content_id=f"c{i}", action="publish", due_at=far) for i in range(60)]
+        + [ScheduledTask(content_id="soon", action="withdraw", due_at=timezone.now())]
     )
     calls = []
     store.client.meta.events.register("before-parameter-build.dynamodb.*", lambda model, **kw: calls.append(model.name))
-    assert sync.push_tasks(tasks) == (150, 0)
-    assert calls == ["TransactWriteItems", "TransactWriteItems"]
-    assert len(store.batch_get([t.pk for t in tasks])) == 150
-    assert ScheduledTask.objects.filter(sync_state="synced", synced_version=1).count() == 150
-    assert sync.push_tasks(tasks) == (150, 0)  # again: every item is there already, nothing changes
+    assert sync.push_tasks(tasks) == (61, 0)
+    assert calls == ["BatchGetItem", "BatchWriteItem", "BatchWriteItem", "BatchWriteItem", "UpdateItem"]
+    assert len(store.batch_get([t.pk for t in tasks])) == 61
+    assert ScheduledTask.objects.filter(sync_state="synced", synced_version=1).count() == 61
+    assert sync.push_tasks(tasks) == (61, 0)  # again: every item is there already, nothing changes
+
+
+def test_an_edit_overwritten_by_a_batch_in_flight_is_pushed_again(db, store, monkeypatch):
+    far = timezone.now() + timedelta(days=90)
+    (task,) = ScheduledTask.objects.bulk_create([ScheduledTask(content_id="old", action="publish", due_at=far)])
+    batch_put_new = store.batch_put_new
+
+    def editor_saves_meanwhile(tasks):
+        ScheduledTask.objects.filter(pk=task.pk).update(content_id="new", version=2)
+        sync.push_task(task.pk)  # the editor's own push lands first...
+        batch_put_new(tasks)  # ...and the batch, read before the edit, overwrites it with version 1
+
+    monkeypatch.setattr(store, "batch_put_new", editor_saves_meanwhile)
+    sync.push_tasks([task])
+    item = store.get(task.pk)
+    assert (item["version"], item["content_id"]) == (2, "new")
+    task.refresh_from_db()
+    assert (task.sync_state, task.synced_version) == ("synced", 2)
 
 
 def test_an_unexpected_push_error_marks_the_row_instead_of_raising(make_task, store, monkeypatch):

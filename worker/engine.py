@@ -18,6 +18,7 @@ logger = logging.getLogger(__name__)
 
 RETRY_CAP_SECONDS = 3600
 SAFETY_MARGIN_SECONDS = 5
+LOST_STREAK, MAX_REFRESHES = 32, 3  # when ticks overlap: re-read the index instead of losing claim after claim
 
 
 def run_tick(*, now=None, store=None, budget_seconds=None):
@@ -40,23 +41,35 @@ def run_tick(*, now=None, store=None, budget_seconds=None):
         return budget_seconds is None or budget_seconds - (time.monotonic() - started) >= longest
 
     due = store.query_due(base)
-    summary["due"], summary["read"] = len(due.tasks), due.scanned
+    summary["due"], summary["read"], summary["pages"] = len(due.tasks), due.scanned, due.pages
     concurrency = settings.SCHEDULER_CONCURRENCY
     free = threading.BoundedSemaphore(concurrency)
     with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="perform") as pool:
-        running = []
-        for position, (_due_at, task_id) in enumerate(due.tasks):
+        running, order = [], [task_id for _due_at, task_id in due.tasks]
+        position, lost_in_row, refreshes = 0, 0, 0
+        while position < len(order):
+            task_id, position = order[position], position + 1
             free.acquire()
             if not can_finish_another():
                 free.release()
-                summary["deferred"] = len(due.tasks) - position
+                summary["deferred"] = len(order) - position + 1
                 logger.info("Tick budget nearly spent: %d due task(s) left for the next tick", summary["deferred"])
                 break
             claimed = store.claim(task_id, clock(), settings.SCHEDULER_LEASE_SECONDS)
             if claimed is None:
                 free.release()
                 summary["skipped"] += 1  # another worker has it, or it is no longer due
+                lost_in_row += 1
+                if lost_in_row >= LOST_STREAK and refreshes < MAX_REFRESHES:
+                    # Another tick is working the same list. The index no longer lists what it (or this
+                    # tick) has claimed, since a claim moves due_at to the lease end: ask it again.
+                    due = store.query_due(base)
+                    summary["read"], summary["pages"] = summary["read"] + due.scanned, summary["pages"] + due.pages
+                    order, position, lost_in_row, refreshes = [t for _d, t in due.tasks], 0, 0, refreshes + 1
+                else:
+                    _step_aside(order, position - 1)
                 continue
+            lost_in_row = 0
             summary["claimed"] += 1
             _mirror(claimed)  # the admin shows it running, and refuses edits and deletes meanwhile
             future = pool.submit(perform, claimed, store, clock)
@@ -73,6 +86,18 @@ def run_tick(*, now=None, store=None, budget_seconds=None):
     except StoreError:
         logger.exception("Heartbeat not written; the tick itself completed: %s", summary)
     return summary
+
+
+def _step_aside(order, position):
+    """After a lost claim, go on from a random place in the rest of `order` (wrapping round).
+
+    A lost claim means another tick is working down the same list; following it claim by claim would
+    lose every claim. Alone, a tick loses none and keeps to oldest first; side by side, ticks spread out.
+    """
+    rest = order[position + 1:]
+    if rest:
+        cut = random.randrange(len(rest))
+        order[position + 1:] = rest[cut:] + rest[:cut]
 
 
 def perform(claimed, store, clock):

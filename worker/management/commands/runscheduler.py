@@ -7,6 +7,7 @@ from django.core.management.base import BaseCommand, CommandError
 from tasks.store import StoreError, get_store
 from tasks.sync import push_live_tasks
 from worker import embedded
+from worker.local_dynamodb import LocalDynamoDB
 
 
 class Command(BaseCommand):
@@ -28,10 +29,12 @@ class Command(BaseCommand):
             dynamodb = f"{settings.SCHEDULER_DYNAMODB_ENDPOINT_URL} (DYNAMODB_ENDPOINT_URL)"
         else:
             try:
-                server, url = embedded.start_dynamodb(options["dynamodb_port"])
-            except embedded.PortTaken as exc:
-                raise CommandError(f"The embedded DynamoDB cannot start: {exc}. Choose another with "
-                                   "EMBEDDED_DYNAMODB_PORT=N (0: any free port).") from None
+                server = LocalDynamoDB(options["dynamodb_port"]).start()
+            except OSError as exc:
+                raise CommandError(f"The embedded DynamoDB cannot listen on 127.0.0.1:{options['dynamodb_port']} "
+                                   f"({exc.strerror}); choose another port with EMBEDDED_DYNAMODB_PORT=N "
+                                   "(0: any free port).") from None
+            url = settings.SCHEDULER_DYNAMODB_ENDPOINT_URL = server.url
             dynamodb = f"embedded at {url} (kept in memory: emptied on restart, refilled from the database)"
             importing = f"DYNAMODB_ENDPOINT_URL={url} .venv/bin/python manage.py import_tasks FILE"
         try:
