@@ -21,6 +21,15 @@ def test_a_due_task_is_performed_once_and_mirrored(make_task, store):
     assert task.completed_at is not None
 
 
+def test_each_outcome_is_logged_as_one_json_line(make_task, caplog):
+    task = make_task(due_at=timezone.now() - timedelta(seconds=3), content_id="film-7")
+    with caplog.at_level("INFO", logger="worker.engine"):
+        run_tick()
+    (line,) = [json.loads(r.getMessage()) for r in caplog.records if r.name == "worker.engine"]
+    assert line["task_id"] == str(task.pk) and line["content_id"] == "film-7" and line["action"] == "publish"
+    assert line["outcome"] == "done" and line["attempt"] == 1 and line["lateness_seconds"] >= 3
+
+
 def test_a_task_due_one_second_later_is_untouched(make_task, store):
     now = timezone.now().replace(microsecond=0)
     task = make_task(due_at=now + timedelta(seconds=1))

@@ -79,13 +79,22 @@ def test_zappa_routes_the_scheduled_event_to_our_tick_and_a_due_task_is_done(zap
     assert task.status == "done"
 
 
-def test_a_failing_tick_raises_a_runtime_error_not_a_type_error(monkeypatch):
+def test_a_failing_tick_is_logged_with_its_traceback_and_raises_no_type_error(monkeypatch, caplog):
+    calls = []
+
     def broken(**kwargs):
+        calls.append(kwargs)
         raise TypeError("a bug deep inside the engine")
 
     monkeypatch.setattr(handler.engine, "run_tick", broken)
     with pytest.raises(RuntimeError, match="tick failed: a bug deep inside"):
         handler.tick({}, Context())
+    (record,) = [r for r in caplog.records if r.getMessage() == "Tick failed"]
+    assert record.exc_info and "a bug deep inside" in str(record.exc_info[1])
+    # Through Zappa's own retry logic: a RuntimeError is not retried with fewer arguments.
+    with pytest.raises(RuntimeError):
+        LambdaHandler.run_function(handler.tick, {}, Context())
+    assert len(calls) == 2
 
 
 def test_the_tick_passes_the_lambda_time_left_as_its_budget(monkeypatch):

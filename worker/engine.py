@@ -24,9 +24,9 @@ LOST_STREAK, MAX_REFRESHES = 32, 3  # when ticks overlap: re-read the index inst
 def run_tick(*, now=None, store=None, budget_seconds=None):
     """Perform every task due at `now` (default: the clock) once; return a summary of counts.
 
-    A task is claimed only when a performer is free to start it at once, and only while the budget
-    (a Lambda's remaining time) leaves room for its longest run plus a margin: so every claimed task
-    can finish inside the budget, and what is left stays due for the next tick.
+    A performer claims a task only when it is free to start it at once, and a task is handed out only
+    while the budget (a Lambda's remaining time) leaves room for its longest run plus a margin: so every
+    claimed task can finish inside the budget, and what is left stays due for the next tick.
     """
     store = store or get_store()
     started, base = time.monotonic(), now or timezone.now()
@@ -42,44 +42,38 @@ def run_tick(*, now=None, store=None, budget_seconds=None):
 
     due = store.query_due(base)
     summary["due"], summary["read"], summary["pages"] = len(due.tasks), due.scanned, due.pages
-    concurrency = settings.SCHEDULER_CONCURRENCY
-    free = threading.BoundedSemaphore(concurrency)
-    with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="perform") as pool:
-        running, order = [], [task_id for _due_at, task_id in due.tasks]
-        position, lost_in_row, refreshes = 0, 0, 0
+    free, streak = threading.BoundedSemaphore(settings.SCHEDULER_CONCURRENCY), _Streak()
+    with ThreadPoolExecutor(max_workers=settings.SCHEDULER_CONCURRENCY, thread_name_prefix="perform") as pool:
+        running, order, position, refreshes = [], [task_id for _d, task_id in due.tasks], 0, 0
         while position < len(order):
-            task_id, position = order[position], position + 1
             free.acquire()
             if not can_finish_another():
                 free.release()
-                summary["deferred"] = len(order) - position + 1
+                summary["deferred"] = len(order) - position
                 logger.info("Tick budget nearly spent: %d due task(s) left for the next tick", summary["deferred"])
                 break
-            claimed = store.claim(task_id, clock(), settings.SCHEDULER_LEASE_SECONDS)
-            if claimed is None:
-                free.release()
-                summary["skipped"] += 1  # another worker has it, or it is no longer due
-                lost_in_row += 1
-                if lost_in_row >= LOST_STREAK and refreshes < MAX_REFRESHES:
-                    # Another tick is working the same list. The index no longer lists what it (or this
-                    # tick) has claimed, since a claim moves due_at to the lease end: ask it again.
-                    due = store.query_due(base)
-                    summary["read"], summary["pages"] = summary["read"] + due.scanned, summary["pages"] + due.pages
-                    order, position, lost_in_row, refreshes = [t for _d, t in due.tasks], 0, 0, refreshes + 1
-                else:
-                    _step_aside(order, position - 1)
-                continue
-            lost_in_row = 0
-            summary["claimed"] += 1
-            _mirror(claimed)  # the admin shows it running, and refuses edits and deletes meanwhile
-            future = pool.submit(perform, claimed, store, clock)
+            if streak.lost >= LOST_STREAK and refreshes < MAX_REFRESHES:
+                # Another tick is working the same list. The index no longer lists what it (or this
+                # tick) has claimed, since a claim moves due_at to the lease end: ask it again.
+                due = store.query_due(base)
+                summary["read"], summary["pages"] = summary["read"] + due.scanned, summary["pages"] + due.pages
+                order, position, refreshes = [t for _d, t in due.tasks], 0, refreshes + 1
+                streak.reset()
+                if not order:
+                    free.release()
+                    break
+            elif streak.lost:
+                _step_aside(order, position)
+            future = pool.submit(claim_and_perform, order[position], store, clock, streak)
             future.add_done_callback(lambda _: free.release())
             running.append(future)
+            position += 1
         for future in as_completed(running):
             kind, item = future.result()
             summary[kind] += 1
+            summary["claimed"] += kind != "skipped"
             if item is not None:
-                _mirror(item)
+                _mirror(item)  # in this thread: the database connection stays with the tick
     summary["seconds"] = round(time.monotonic() - started, 3)
     try:
         store.put_heartbeat(now=clock(), summary=summary)
@@ -88,16 +82,39 @@ def run_tick(*, now=None, store=None, budget_seconds=None):
     return summary
 
 
+class _Streak:
+    """Claims lost in a row, across the performers of one tick."""
+
+    def __init__(self):
+        self.lost, self._lock = 0, threading.Lock()
+
+    def record(self, won):
+        with self._lock:
+            self.lost = 0 if won else self.lost + 1
+
+    def reset(self):
+        self.record(True)
+
+
+def claim_and_perform(task_id, store, clock, streak):
+    """Claim a task and, if this tick won it, perform it; return (kind, item), kind "skipped" if lost."""
+    claimed = store.claim(task_id, clock(), settings.SCHEDULER_LEASE_SECONDS)
+    streak.record(claimed is not None)
+    if claimed is None:
+        return "skipped", None  # another worker has it, or it is no longer due
+    return perform(claimed, store, clock)
+
+
 def _step_aside(order, position):
-    """After a lost claim, go on from a random place in the rest of `order` (wrapping round).
+    """After a lost claim, go on from a random place in the rest of `order` (from `position`, wrapping round).
 
     A lost claim means another tick is working down the same list; following it claim by claim would
     lose every claim. Alone, a tick loses none and keeps to oldest first; side by side, ticks spread out.
     """
-    rest = order[position + 1:]
+    rest = order[position:]
     if rest:
         cut = random.randrange(len(rest))
-        order[position + 1:] = rest[cut:] + rest[:cut]
+        order[position:] = rest[cut:] + rest[:cut]
 
 
 def perform(claimed, store, clock):
