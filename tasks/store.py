@@ -299,15 +299,20 @@ class TaskStore:
 
     # --- Worker's side: execution ---------------------------------------------------------------
     @_translated
-    def query_due(self, now):
-        """Return the ids due at `now` from the sparse due index, oldest first, every shard, every page."""
+    def query_due(self, now=None):
+        """Return the ids due at `now` from the sparse due index, oldest first, every shard, every page.
+
+        With `now` None, return every live task (the whole index), for reconcile.
+        """
         found, scanned, pages = [], 0, 0
         for shard in range(self.shards):
+            condition, values = "#shard = :shard", {":shard": str(shard)}
+            if now is not None:
+                condition, values[":now"] = condition + " AND #due_at <= :now", now_epoch(now)
             request = {
-                "TableName": self.table, "IndexName": DUE_INDEX,
-                "KeyConditionExpression": "#shard = :shard AND #due_at <= :now",
-                "ExpressionAttributeNames": {"#shard": "due_shard", "#due_at": "due_at"},
-                "ExpressionAttributeValues": to_item({":shard": str(shard), ":now": now_epoch(now)}),
+                "TableName": self.table, "IndexName": DUE_INDEX, "KeyConditionExpression": condition,
+                "ExpressionAttributeNames": {"#shard": "due_shard", **({"#due_at": "due_at"} if now else {})},
+                "ExpressionAttributeValues": to_item(values),
             }
             while True:
                 response = self.client.query(**request)
@@ -319,6 +324,49 @@ class TaskStore:
                 request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
         found.sort()
         return DueTasks(tasks=found, scanned=scanned, pages=pages)
+
+    @_translated
+    def all_items(self):
+        """Yield (id, status, version) of every task item, page by page (reconcile --full only)."""
+        request = {"TableName": self.table, "ProjectionExpression": "#id, #status, #version",
+                   "ExpressionAttributeNames": {"#id": "id", "#status": "status", "#version": "version"}}
+        while True:
+            response = self.client.scan(**request)
+            for raw in response.get("Items", []):
+                item = from_item(raw)
+                if item["id"] != HEARTBEAT_ID:
+                    yield item["id"], item.get("status"), item.get("version")
+            if "LastEvaluatedKey" not in response:
+                return
+            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    @_translated
+    def cancel(self, task_id, *, version, now):
+        """Cancel a pending task: it leaves the due index for good. Return False if DynamoDB has no such item.
+
+        Raise Conflict if the worker got there first (running or finished).
+        """
+        try:
+            self.client.update_item(
+                TableName=self.table,
+                Key=to_item({"id": str(task_id)}),
+                UpdateExpression="SET #status = :cancelled, #version = :version, #completed_at = :now REMOVE #due_shard",
+                ConditionExpression="#status = :pending",
+                ExpressionAttributeNames={f"#{a}": a for a in ("status", "version", "completed_at", "due_shard")},
+                ExpressionAttributeValues=to_item({":cancelled": "cancelled", ":version": version,
+                                                   ":now": to_iso(now), ":pending": PENDING}),
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as exc:
+            if not _refused(exc):
+                raise
+            if "Item" not in exc.response:
+                return False
+            item = from_item(exc.response["Item"])
+            if item.get("status") == "cancelled":
+                return True
+            raise Conflict(f"The task is already {item.get('status')}; it can no longer be cancelled.", item) from exc
+        return True
 
     @_translated
     def claim(self, task_id, now, lease_seconds):

@@ -80,11 +80,6 @@ def _versions(task_ids):
     return versions
 
 
-def push_live_tasks():
-    """Push every pending row again (the embedded DynamoDB starts empty); return (synced, errors)."""
-    return push_tasks(ScheduledTask.objects.filter(status=ScheduledTask.Status.PENDING).iterator(chunk_size=2000))
-
-
 def delete_task(task_id):
     """Delete a task's item after its row was deleted; return True if DynamoDB accepted."""
     try:

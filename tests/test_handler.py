@@ -10,6 +10,7 @@ import pytest
 from django.utils import timezone
 from zappa.handler import LambdaHandler
 
+from tasks.models import ScheduledTask
 from worker import handler
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -102,3 +103,12 @@ def test_the_tick_passes_the_lambda_time_left_as_its_budget(monkeypatch):
     monkeypatch.setattr(handler.engine, "run_tick", lambda **kwargs: seen.update(kwargs) or {})
     handler.tick({}, Context(remaining_ms=42_000))
     assert seen == {"budget_seconds": 42.0}
+
+
+def test_zappa_routes_the_reconcile_event_and_a_lost_push_is_repaired(zappa_handler, db, store):
+    task = ScheduledTask.objects.create(content_id="c", action="publish", due_at=timezone.now() + timedelta(days=1))
+    (event,) = [e for e in ZAPPA_SETTINGS["dev"]["events"] if e["function"].endswith(".reconcile")]
+    assert event["expression"] == "rate(10 minutes)"
+    counts = zappa_handler.lambda_handler(scheduled_event(event["function"]), Context())
+    assert counts["pushed"] == 1
+    assert store.get(task.pk)["status"] == "pending"

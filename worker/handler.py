@@ -2,6 +2,7 @@
 import json
 import logging
 
+from tasks.reconcile import reconcile as reconcile_tasks
 from worker import engine
 
 logger = logging.getLogger(__name__)
@@ -18,3 +19,14 @@ def tick(event, context):
         raise RuntimeError(f"tick failed: {exc}") from None
     logger.info("Tick %s", json.dumps(summary))
     return summary
+
+
+def reconcile(event, context):
+    """Repair drift between the database and DynamoDB (Zappa's scheduled event); return the counts."""
+    try:
+        counts = dict(reconcile_tasks())
+    except Exception as exc:
+        logger.exception("Reconcile failed")
+        raise RuntimeError(f"reconcile failed: {exc}") from None
+    logger.info("Reconcile %s", json.dumps(counts))
+    return counts

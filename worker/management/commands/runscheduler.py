@@ -5,7 +5,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
 from tasks.store import StoreError, get_store
-from tasks.sync import push_live_tasks
+from tasks.reconcile import reconcile
 from worker import embedded
 from worker.local_dynamodb import LocalDynamoDB
 
@@ -39,7 +39,8 @@ class Command(BaseCommand):
             importing = f"DYNAMODB_ENDPOINT_URL={url} .venv/bin/python manage.py import_tasks FILE"
         try:
             get_store().ensure_table()
-            synced, errors = push_live_tasks()
+            counts = reconcile()  # the embedded DynamoDB starts empty: every live task goes back
+            synced, errors = counts["pushed"], counts["errors"]
         except StoreError as exc:
             raise CommandError(str(exc)) from exc
         username = os.environ.get("DJANGO_SUPERUSER_USERNAME") or "admin"
