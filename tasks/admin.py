@@ -2,8 +2,11 @@
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
+from django.http import HttpResponseRedirect
+from django.urls import reverse
 from django.utils import timezone
 
+from tasks import sync
 from tasks.models import ScheduledTask, registered_actions
 
 EXECUTION_FIELDS = ("status", "attempts", "outcome", "last_error", "completed_at")
@@ -32,6 +35,7 @@ class ScheduledTaskAdmin(admin.ModelAdmin):
     date_hierarchy = "due_at"
     ordering = ("due_at",)
     list_per_page = 50
+    actions = ["cancel_selected"]
     readonly_fields = (*EXECUTION_FIELDS, *SYNC_FIELDS, "created_at", "created_by", "updated_at", "updated_by")
     fieldsets = (
         (None, {"fields": ("content_id", "action", "due_at", "payload", "key")}),
@@ -50,6 +54,37 @@ class ScheduledTaskAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return super().has_delete_permission(request, obj) and (obj is None or obj.status != obj.Status.RUNNING)
+
+    def has_cancel_permission(self, request):
+        return request.user.has_perm("tasks.cancel_task")
+
+    @admin.action(description="Cancel selected tasks", permissions=["cancel"])
+    def cancel_selected(self, request, queryset):
+        counts = sync.cancel_tasks(queryset, user=request.user)
+        self.message_user(request, f"{counts['cancelled']} task(s) cancelled.", messages.SUCCESS)
+        if counts["refused"]:
+            self.message_user(request, f"{counts['refused']} task(s) not cancelled: already running, finished "
+                                       "or cancelled.", messages.WARNING)
+        if counts["errors"]:
+            self.message_user(request, f"{counts['errors']} task(s) not cancelled: DynamoDB could not be reached. "
+                                       "Try again.", messages.ERROR)
+
+    def delete_model(self, request, obj):
+        counts = sync.delete_tasks([obj])
+        request.delete_refused = not counts["deleted"]
+
+    def delete_queryset(self, request, queryset):
+        counts = sync.delete_tasks(queryset)
+        if counts["refused"] or counts["errors"]:
+            self.message_user(request, f"{counts['refused'] + counts['errors']} task(s) not deleted: running now, "
+                                       "or DynamoDB could not be reached.", messages.WARNING)
+
+    def response_delete(self, request, obj_display, obj_id):
+        if getattr(request, "delete_refused", False):
+            self.message_user(request, f"“{obj_display}” was not deleted: the worker is running it now, or "
+                                       "DynamoDB could not be reached. Try again once it has finished.", messages.ERROR)
+            return HttpResponseRedirect(reverse("admin:tasks_scheduledtask_changelist"))
+        return super().response_delete(request, obj_display, obj_id)
 
     def save_model(self, request, obj, form, change):
         if not change:

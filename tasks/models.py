@@ -102,6 +102,7 @@ class ScheduledTask(models.Model):
         ordering = ["due_at"]
         verbose_name = "scheduled task"
         indexes = [models.Index(fields=["sync_state"], name="task_sync_state")]
+        permissions = [("cancel_task", "Can cancel scheduled tasks"), ("run_task", "Can run scheduled tasks now")]
 
     def __str__(self):
         return f"{self.action} {self.content_id} at {self.due_at:%Y-%m-%d %H:%M %Z}"

@@ -80,6 +80,58 @@ def _versions(task_ids):
     return versions
 
 
+def cancel_tasks(tasks, *, user=None, now=None):
+    """Cancel pending tasks in DynamoDB first, then on their rows; return counts (cancelled, refused, errors).
+
+    A task the worker has already claimed or finished is refused, and its row shows the real state.
+    """
+    counts, now = {"cancelled": 0, "refused": 0, "errors": 0}, now or timezone.now()
+    store = get_store()
+    for task in tasks:
+        if task.status != ScheduledTask.Status.PENDING:
+            counts["refused"] += 1
+            continue
+        version = task.version + 1
+        try:
+            store.cancel(task.pk, version=version, now=now)
+        except Conflict as exc:
+            counts["refused"] += 1
+            mirror_outcome(exc.item)
+            continue
+        except StoreError as exc:
+            logger.warning("Cancel of task %s failed: %s", task.pk, exc)
+            counts["errors"] += 1
+            continue
+        ScheduledTask.objects.filter(pk=task.pk).update(
+            status=ScheduledTask.Status.CANCELLED, version=version, completed_at=now, updated_by=user,
+            sync_state=ScheduledTask.SyncState.SYNCED, synced_version=version, sync_error="")
+        counts["cancelled"] += 1
+    return counts
+
+
+def delete_tasks(tasks):
+    """Delete tasks' items, then their rows, refusing any the worker is running; return counts.
+
+    The item goes first: were the row's delete to fail, reconcile would push the item back from it.
+    """
+    counts = {"deleted": 0, "refused": 0, "errors": 0}
+    for task in tasks:
+        try:
+            get_store().delete(task.pk)
+        except Conflict as exc:
+            counts["refused"] += 1
+            if exc.item:
+                mirror_outcome(exc.item)
+            continue
+        except StoreError as exc:
+            logger.warning("Delete of task %s refused, DynamoDB unreachable: %s", task.pk, exc)
+            counts["errors"] += 1
+            continue
+        task.delete()  # its post_delete hook deletes the item again after commit: a no-op by then
+        counts["deleted"] += 1
+    return counts
+
+
 def delete_task(task_id):
     """Delete a task's item after its row was deleted; return True if DynamoDB accepted."""
     try:

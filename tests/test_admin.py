@@ -84,3 +84,51 @@ def test_the_list_filters_and_searches(editor, make_task):
     assert "clip-beta" in withdrawals and "film-alpha" not in withdrawals
     page = editor.get("/admin/tasks/scheduledtask/?q=alpha").content.decode()
     assert "film-alpha" in page and "clip-beta" not in page
+
+
+def test_cancel_reaches_dynamodb_and_takes_the_task_out_of_the_due_index(editor, make_task, store):
+    task, other = make_task(), make_task()
+    response = editor.post("/admin/tasks/scheduledtask/", {
+        "action": "cancel_selected", "_selected_action": [str(task.pk)]}, follow=True)
+    assert "1 task(s) cancelled." in response.content.decode()
+    task.refresh_from_db()
+    assert task.status == "cancelled" and task.version == 2
+    item = store.get(task.pk)
+    assert item["status"] == "cancelled" and "due_shard" not in item
+    assert store.get(other.pk)["status"] == "pending"
+
+
+def test_cancel_of_a_task_the_worker_has_claimed_is_refused_and_shows_it_running(editor, make_task, store):
+    task = make_task(due_at=timezone.now() - timedelta(seconds=1))
+    store.claim(task.pk, timezone.now(), 300)
+    response = editor.post("/admin/tasks/scheduledtask/", {
+        "action": "cancel_selected", "_selected_action": [str(task.pk)]}, follow=True)
+    assert "1 task(s) not cancelled: already running" in response.content.decode()
+    task.refresh_from_db()
+    assert task.status == "running" and store.get(task.pk)["status"] == "running"
+
+
+def test_a_user_without_the_cancel_permission_is_not_offered_cancel(client, django_user_model, make_task):
+    from django.contrib.auth.models import Permission
+
+    user = django_user_model.objects.create_user("viewer", password="pw-for-tests-1", is_staff=True)
+    user.user_permissions.add(*Permission.objects.filter(codename__in=["view_scheduledtask", "change_scheduledtask"]))
+    client.force_login(user)
+    make_task()
+    assert "cancel_selected" not in client.get("/admin/tasks/scheduledtask/").content.decode()
+
+
+def test_delete_of_a_running_task_is_refused_and_the_item_kept(editor, make_task, store):
+    task = make_task(due_at=timezone.now() - timedelta(seconds=1))
+    store.claim(task.pk, timezone.now(), 300)
+    response = editor.post(f"/admin/tasks/scheduledtask/{task.pk}/delete/", {"post": "yes"}, follow=True)
+    assert "was not deleted: the worker is running it now" in response.content.decode()
+    assert ScheduledTask.objects.filter(pk=task.pk).exists() and store.get(task.pk)["status"] == "running"
+
+
+def test_delete_of_a_pending_task_removes_item_and_row(editor, make_task, store, django_capture_on_commit_callbacks):
+    task = make_task()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = editor.post(f"/admin/tasks/scheduledtask/{task.pk}/delete/", {"post": "yes"}, follow=True)
+    assert "was deleted successfully" in response.content.decode()
+    assert not ScheduledTask.objects.filter(pk=task.pk).exists() and store.get(task.pk) is None

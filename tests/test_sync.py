@@ -131,3 +131,21 @@ def test_mirror_outcome_copies_the_execution_state(make_task):
     task.refresh_from_db()
     assert (task.status, task.attempts, task.outcome) == ("done", 1, "sent")
     assert task.completed_at.isoformat() == "2027-03-01T09:00:05+00:00"
+
+
+def test_cancel_with_dynamodb_down_changes_nothing_and_says_so(make_task, settings, store):
+    task = make_task()
+    settings.SCHEDULER_DYNAMODB_ENDPOINT_URL = f"http://127.0.0.1:{free_port()}"
+    assert sync.cancel_tasks([task]) == {"cancelled": 0, "refused": 0, "errors": 1}
+    task.refresh_from_db()
+    assert task.status == "pending" and task.version == 1
+
+
+def test_a_cancelled_task_is_never_run_and_reconcile_then_finds_nothing(make_task, store):
+    from tasks.reconcile import reconcile
+    from worker.engine import run_tick
+
+    task = make_task(due_at=timezone.now() + timedelta(seconds=1))
+    assert sync.cancel_tasks([task])["cancelled"] == 1
+    assert run_tick(now=timezone.now() + timedelta(days=1))["due"] == 0
+    assert set(reconcile().values()) == {0}
