@@ -37,8 +37,8 @@ def start_worker(store, tmp_path, receiver, *, seconds=240, duplicates=1, **sett
         "SCHEDULER_WEBHOOK_URL": receiver.url, "SCHEDULER_WEBHOOK_SECRET": WEBHOOK_SECRET,
         # The SQL mirror is best effort; these processes have no migrated database, and need none.
         "DATABASE_URL": f"sqlite:///{tmp_path / 'unmigrated.sqlite3'}", "LOG_LEVEL": "ERROR",
-        **{k: str(v) for k, v in settings.items()},
     })
+    env.update({k: str(v) for k, v in settings.items()})
     return subprocess.Popen([sys.executable, str(WORKER), str(seconds), str(duplicates)], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
 

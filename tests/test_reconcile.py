@@ -104,3 +104,20 @@ def test_a_dry_run_counts_and_changes_nothing(db, store):
     call_command("reconcile", "--dry-run", stdout=out)
     assert "would repair: 1 pushed" in out.getvalue()
     assert store.get(task.pk) is None
+
+
+@pytest.mark.moto_server
+def test_with_the_database_unreachable_a_tick_completes_in_dynamodb_and_reconcile_mirrors_later(
+        make_task, store, tmp_path, receiver):
+    from tests.test_concurrency import finished, start_worker
+
+    task = make_task(due_at=timezone.now() - timedelta(seconds=1))
+    worker = start_worker(store, tmp_path, receiver, seconds=60,
+                          DATABASE_URL=f"postgres://postgres@127.0.0.1:{free_port()}/gone")
+    assert finished(worker)[0] == 0
+    assert store.get(task.pk)["status"] == "done" and len(receiver.requests) == 1
+    task.refresh_from_db()
+    assert task.status == "pending"  # the mirror could not reach the database
+    assert reconcile() == counts(pulled=1)
+    task.refresh_from_db()
+    assert task.status == "done" and task.outcome.startswith("webhook answered 200")

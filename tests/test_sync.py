@@ -6,6 +6,7 @@ from django.utils import timezone
 
 from tasks import sync
 from tasks.models import ScheduledTask
+from worker.engine import run_tick
 from tests.conftest import free_port
 
 
@@ -50,6 +51,8 @@ def test_an_edit_moves_the_one_item(make_task, store, django_capture_on_commit_c
             task.save()
     item = store.get(task.pk)
     assert item["version"] == 4
+    for hours in (1, 2):  # the old times never fire
+        assert run_tick(now=later + timedelta(hours=hours, minutes=30))["claimed"] == 0
     assert item["scheduled_for"] == (later + timedelta(hours=3)).isoformat().replace("+00:00", "Z")
     assert len(store.query_due(later + timedelta(days=1)).tasks) == 1
 
