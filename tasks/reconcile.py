@@ -19,7 +19,7 @@ def reconcile(*, full=False, dry_run=False, now=None):
 
     The scheduled run stays cheap as the table grows: it reads the rows not synced, the live part of
     the due index (keys only), and by BatchGetItem the items of live rows that the index lacks.
-    `full` reads the item of every row as well, and scans the table for items whose row is gone.
+    `full` scans every item (id, status and version only) against every row.
     """
     store, now = get_store(), now or timezone.now()
     counts = Counter({kind: 0 for kind in KINDS})
@@ -28,8 +28,9 @@ def reconcile(*, full=False, dry_run=False, now=None):
     live_rows = {str(pk): status for pk, status in ScheduledTask.objects.live().values_list("pk", "status")}
 
     # Items that can still fire though their row is gone or no longer live: the dangerous kind.
-    strangers = _rows(live_items - set(live_rows))
-    for task_id in live_items - set(live_rows):
+    unexpected = live_items - set(live_rows)
+    strangers = _rows(unexpected)
+    for task_id in unexpected:
         row = strangers.get(task_id)
         if row is None:
             counts["deleted"] += _apply(dry_run, store.delete, task_id)
@@ -38,11 +39,15 @@ def reconcile(*, full=False, dry_run=False, now=None):
     pull_ids = [t for t, row in strangers.items() if row.status != Status.CANCELLED]
 
     # Rows that should have a live item: the item is missing (push it) or finished (pull its outcome).
-    check = set(live_rows) - live_items
+    # --full looks at every row, against a scan of every item (id, status, version) instead.
     if full:
-        check |= {str(pk) for pk in ScheduledTask.objects.values_list("pk", flat=True)}
-    rows = _rows(check)
-    items = store.batch_get(sorted(check)) if check else {}
+        items = {task_id: {"status": status, "version": version} for task_id, status, version in store.all_items()}
+        rows = _rows(str(pk) for pk in ScheduledTask.objects.values_list("pk", flat=True))
+        for task_id in set(items) - set(rows) - unexpected:  # items of rows long gone, finished or not
+            counts["deleted"] += _apply(dry_run, store.delete, task_id)
+    else:
+        rows = _rows(set(live_rows) - live_items)
+        items = store.batch_get(sorted(rows)) if rows else {}
     for task_id, row in rows.items():
         item = items.get(task_id)
         if item is None:
@@ -50,17 +55,11 @@ def reconcile(*, full=False, dry_run=False, now=None):
                 push.add(row.pk)
         elif item["status"] == Status.PENDING and item.get("version", 0) < row.version and row.status == Status.PENDING:
             push.add(row.pk)
-        elif item["status"] != row.status:
+        elif item["status"] != row.status and task_id not in pull_ids:
             pull_ids.append(task_id)
-    items.update(store.batch_get([t for t in pull_ids if t not in items]) if pull_ids else {})
+    pulled = store.batch_get(pull_ids) if pull_ids else {}
     for task_id in pull_ids:
-        counts["pulled"] += 1 if dry_run else sync.mirror_outcome(items[task_id])
-
-    if full:
-        every_row = {str(pk) for pk in ScheduledTask.objects.values_list("pk", flat=True)}
-        for task_id, _status, _version in store.all_items():
-            if task_id not in every_row:
-                counts["deleted"] += _apply(dry_run, store.delete, task_id)
+        counts["pulled"] += 1 if dry_run else sync.mirror_outcome(pulled[task_id])
 
     if push:
         if dry_run:
