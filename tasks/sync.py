@@ -92,15 +92,7 @@ def cancel_tasks(tasks, *, user=None, now=None):
             counts["refused"] += 1
             continue
         version = task.version + 1
-        try:
-            store.cancel(task.pk, version=version, now=now)
-        except Conflict as exc:
-            counts["refused"] += 1
-            mirror_outcome(exc.item)
-            continue
-        except StoreError as exc:
-            logger.warning("Cancel of task %s failed: %s", task.pk, exc)
-            counts["errors"] += 1
+        if not _dynamodb_first("Cancel", task, counts, lambda: store.cancel(task.pk, version=version, now=now)):
             continue
         ScheduledTask.objects.filter(pk=task.pk).update(
             status=ScheduledTask.Status.CANCELLED, version=version, completed_at=now, updated_by=user,
@@ -116,20 +108,27 @@ def delete_tasks(tasks):
     """
     counts = {"deleted": 0, "refused": 0, "errors": 0}
     for task in tasks:
-        try:
-            get_store().delete(task.pk)
-        except Conflict as exc:
-            counts["refused"] += 1
-            if exc.item:
-                mirror_outcome(exc.item)
-            continue
-        except StoreError as exc:
-            logger.warning("Delete of task %s refused, DynamoDB unreachable: %s", task.pk, exc)
-            counts["errors"] += 1
+        if not _dynamodb_first("Delete", task, counts, lambda: get_store().delete(task.pk)):
             continue
         task.delete()  # its post_delete hook deletes the item again after commit: a no-op by then
         counts["deleted"] += 1
     return counts
+
+
+def _dynamodb_first(verb, task, counts, change):
+    """Make an editor's change in DynamoDB; if refused or unreachable, count it and return False."""
+    try:
+        change()
+    except Conflict as exc:
+        counts["refused"] += 1
+        if exc.item:
+            mirror_outcome(exc.item)  # the row shows what the worker did meanwhile
+        return False
+    except StoreError as exc:
+        logger.warning("%s of task %s not made: %s", verb, task.pk, exc)
+        counts["errors"] += 1
+        return False
+    return True
 
 
 def delete_task(task_id):

@@ -48,7 +48,8 @@ def main():
     parser = argparse.ArgumentParser(description="Serve a local DynamoDB (moto) on 127.0.0.1.")
     parser.add_argument("--port", type=int, default=0, help="0: any free port")
     server = LocalDynamoDB(parser.parse_args().port)
-    print(server.url, flush=True)
+    sys.stdout.write(server.url + "\n")
+    sys.stdout.flush()
     try:
         server._server.serve_forever()
     except KeyboardInterrupt:
