@@ -1,3 +1,4 @@
+"""manage.py ensure_table: create the DynamoDB table and its due index."""
 from django.core.management.base import BaseCommand, CommandError
 
 from tasks.store import StoreError, get_store

@@ -1,3 +1,4 @@
+"""manage.py import_tasks: import a tasks CSV, all or nothing."""
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError

@@ -1,3 +1,4 @@
+"""manage.py reconcile: repair drift between the database and DynamoDB."""
 from django.core.management.base import BaseCommand, CommandError
 
 from tasks.reconcile import KINDS, reconcile

@@ -1,3 +1,4 @@
+"""manage.py run_worker: the worker's tick in a loop, on any machine."""
 import json
 import logging
 import time

@@ -1,3 +1,4 @@
+"""manage.py runscheduler: everything on one machine (what make run runs)."""
 import os
 
 from django.conf import settings
