@@ -10,7 +10,6 @@ threaded HTTP server on 127.0.0.1 that answers 200 after the latency.
 """
 import argparse
 import contextlib
-import socket
 import subprocess
 import sys
 import threading
@@ -20,12 +19,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from common import fresh_store, put_tasks
+from dynalite import start_dynalite
 from moto import mock_aws
 
 from worker.engine import run_tick
 
 ROOT = Path(__file__).resolve().parents[1]
-DYNALITE = "dynalite@4.0.0"
 
 
 def slow_receiver(latency):
@@ -43,20 +42,6 @@ def slow_receiver(latency):
     server.daemon_threads, server.request_queue_size = True, 256
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server, f"http://127.0.0.1:{server.server_address[1]}/hook"
-
-
-def start_dynalite():
-    """Start dynalite on a free port of 127.0.0.1 (installing it under bench/.node once); return (process, url)."""
-    node = Path(__file__).resolve().parent / ".node"
-    binary = node / "node_modules" / ".bin" / "dynalite"
-    if not binary.exists():
-        subprocess.run(["npm", "install", "--silent", "--prefix", str(node), DYNALITE], check=True)
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    process = subprocess.Popen([str(binary), "--host", "127.0.0.1", "--port", str(port)], stdout=subprocess.PIPE, text=True)
-    process.stdout.readline()  # "Dynalite listening at: ..."
-    return process, f"http://127.0.0.1:{port}"
 
 
 def main():

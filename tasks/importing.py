@@ -1,175 +1,242 @@
-"""Read task files into validated rows, then create or update their tasks in one transaction."""
-import csv
-import hashlib
-import io
-import json
+"""Import a file of tasks or licence windows: stream, validate, upsert by key in chunks, all or nothing; then push."""
+import itertools
+import logging
+import sqlite3
+import time
 from dataclasses import dataclass, field
-from datetime import datetime
 
-from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 
+from tasks import rows as row_rules
 from tasks import sync
-from tasks.models import ScheduledTask, registered_actions
+from tasks.models import ScheduledTask
 
-MAX_PAYLOAD_BYTES = 64 * 1024
-TASK_COLUMNS = ("content_id", "action", "due_at")
+logger = logging.getLogger(__name__)
+
+CHUNK = 1000
+EDITABLE_FIELDS = ["content_id", "action", "due_at", "payload", "version", "sync_state", "updated_by"]
 
 
 class ImportFailed(Exception):
-    """The file has errors; `errors` lists them as 'line N: column: message'. Nothing was written."""
+    """The file has errors and nothing was written; `errors` holds the first of them, `count` how many."""
 
-    def __init__(self, errors):
+    def __init__(self, errors, count=None):
         super().__init__("\n".join(errors))
-        self.errors = errors
-
-
-@dataclass
-class Row:
-    line: int
-    content_id: str
-    action: str
-    due_at: datetime
-    payload: dict
-    key: str
-
-    def differs_from(self, task):
-        return _fields(task) != _fields(self)
+        self.errors, self.count = errors, count if count is not None else len(errors)
 
 
 @dataclass
 class ImportResult:
+    records: int = 0
     created: int = 0
     updated: int = 0
     unchanged: int = 0
     repeated: int = 0
+    due_now: int = 0  # their time had passed: due at the next tick
+    over: int = 0  # licence windows that ended before the import: nothing created
+    history: int = 0  # exported tasks that had run: skipped
+    cancelled: int = 0  # withdraws of licences that no longer end, and with cancel_missing, missing licences
+    invalid: int = 0
+    errors: list = field(default_factory=list)  # the first of them, when invalid rows were skipped
+    ignored_columns: list = field(default_factory=list)
     pushed: int = 0
     push_errors: int = 0
-    notes: list = field(default_factory=list)
+    cancel_refused: int = 0
+    seconds_sql: float = 0.0  # reading, checking and the SQL transaction
+    seconds_dynamodb: float = 0.0  # the pushes and cancels after the commit
 
 
-def _fields(task_or_row):
-    return task_or_row.content_id, task_or_row.action, task_or_row.due_at, task_or_row.payload
+class SeenKeys:
+    """The keys met so far in one import, with their line and fields, on disk: memory stays flat at any file size."""
+
+    PUSH, PUSH_NEW, CANCEL = 1, 2, 3
+
+    def __init__(self):
+        self.db = sqlite3.connect("")  # a private temporary database, deleted on close
+        self.db.execute("CREATE TABLE seen (key TEXT PRIMARY KEY, line INTEGER, fields TEXT, task_id TEXT, todo INTEGER)")
+        self.db.execute("CREATE TABLE licences (id TEXT PRIMARY KEY)")
+
+    def first(self, row):
+        """Record a row's key; return (line, fields) of an earlier row with the same key, or None."""
+        found = self.db.execute("SELECT line, fields FROM seen WHERE key = ?", (row.key,)).fetchone()
+        if found is None:
+            self.db.execute("INSERT INTO seen (key, line, fields) VALUES (?, ?, ?)", (row.key, row.line, row.fields()))
+        return found
+
+    def add_licence(self, licence_id):
+        self.db.execute("INSERT OR IGNORE INTO licences (id) VALUES (?)", (licence_id,))
+
+    def has_licence(self, licence_id):
+        return self.db.execute("SELECT 1 FROM licences WHERE id = ?", (licence_id,)).fetchone() is not None
+
+    def mark(self, task_ids, todo, keys=None):
+        """Note tasks to push (or cancel) after the commit, by their row keys (or, for tasks not in the file, ids)."""
+        if keys is None:
+            self.db.executemany("INSERT INTO seen (key, task_id, todo) VALUES (?, ?, ?)",
+                                [(f"id:{t}", str(t), todo) for t in task_ids])
+        else:
+            self.db.executemany("UPDATE seen SET task_id = ?, todo = ? WHERE key = ?",
+                                [(str(t), todo, k) for t, k in zip(task_ids, keys)])
+
+    def todo(self, todo):
+        """Yield chunks of the task ids marked `todo`."""
+        cursor = self.db.execute("SELECT task_id FROM seen WHERE todo = ? ORDER BY task_id", (todo,))
+        while chunk := cursor.fetchmany(CHUNK):
+            yield [task_id for (task_id,) in chunk]
+
+    def close(self):
+        self.db.close()
 
 
-def read_tasks_csv(text):
-    """Parse a tasks CSV (content_id, action, due_at, optional payload and key) into rows; raise ImportFailed."""
-    reader = csv.DictReader(io.StringIO(text.removeprefix("\ufeff"), newline=""))
-    missing = [c for c in TASK_COLUMNS if c not in (reader.fieldnames or [])]
-    if missing:
-        raise ImportFailed([f"line 1: header: missing column(s) {', '.join(missing)}; "
-                            f"expected {', '.join(TASK_COLUMNS)} and optionally payload, key"])
-    rows, errors = [], []
-    for record in reader:
-        line = reader.line_num
-        if not any((v or "").strip() for v in record.values()):
-            continue
-        row = _validated(line, {k: (v or "").strip() for k, v in record.items() if k}, errors)
-        if row:
-            rows.append(row)
-    if errors:
-        raise ImportFailed(errors)
+def import_source(source, *, reading, now=None, user=None, dry_run=False, skip_invalid=False, cancel_missing=False,
+                  progress=None):
+    """Create, update or cancel the tasks a Source asks for, by key, in one transaction; push them after the commit.
+
+    Raise ImportFailed (nothing written) if any row is invalid, unless `skip_invalid`: then valid rows are
+    imported and the result lists the errors. A dry run does all the work and rolls it back.
+    """
+    if cancel_missing and source.format != "windows":
+        raise ValueError("--cancel-missing applies to licence windows: it cancels the licences a full export lacks")
+    try:
+        ignored = row_rules.check_columns(source.format, source.columns) if source.format != "json" else []
+    except ValueError as exc:
+        raise ImportFailed([str(exc)]) from None
+    result, errors, seen = ImportResult(ignored_columns=ignored), row_rules.Errors(), SeenKeys()
+    now, started = now or timezone.now(), time.perf_counter()
+    to_rows = row_rules.window_rows if source.format == "windows" else row_rules.task_rows
+    try:
+        with transaction.atomic():
+            for chunk in _chunks(source.records, CHUNK):
+                rows = []
+                for line, record in chunk:
+                    result.records += 1
+                    if row_rules.is_history(record):
+                        result.history += 1
+                        continue
+                    if cancel_missing and isinstance(record.get("licence_id"), str):
+                        seen.add_licence(record["licence_id"].strip())  # even from an invalid row: never cancel it
+                    rows.extend(_timely(to_rows(line, record, reading, errors), now, result))
+                writing = skip_invalid or not errors.count  # after the first error, only look for more
+                _upsert([r for r in rows if not _repeated(r, seen, result, errors)], seen, result, errors,
+                        now=now, user=user, writing=writing)
+                if progress:
+                    progress(len(chunk))
+            if cancel_missing and (skip_invalid or not errors.count):
+                _mark_missing_licences(seen, result)
+            result.invalid, result.errors = errors.rows, errors.messages
+            if errors.count and not skip_invalid:
+                raise ImportFailed(errors.messages, errors.count)
+            result.seconds_sql = time.perf_counter() - started
+            if dry_run:
+                transaction.set_rollback(True)
+                seen.close()
+                return result
+            transaction.on_commit(lambda: _push(seen, result, user=user, now=now))
+    except BaseException:
+        seen.close()
+        raise
+    return result
+
+
+def _chunks(iterable, size):
+    iterator = iter(iterable)
+    while chunk := list(itertools.islice(iterator, size)):
+        yield chunk
+
+
+def _timely(rows, now, result):
+    """Make rows whose time has passed due now; mark a licence window that has ended entirely as over."""
+    if len(rows) == 2 and not rows[1].cancel and rows[1].due_at <= now:
+        rows[0].over = rows[1].over = True
+        result.over += 1
+        return rows
+    for row in rows:
+        if not row.cancel and row.due_at <= now:
+            row.due_at = now
+            result.due_now += 1
     return rows
 
 
-def _validated(line, record, errors):
-    found = []
-    content_id, action = record["content_id"], record["action"]
-    if not content_id:
-        found.append(f"line {line}: content_id: is empty")
-    if action not in settings.SCHEDULER_ACTIONS:
-        found.append(f"line {line}: action: unknown action {action!r}; valid actions: {', '.join(registered_actions())}")
-    due_at = _parse_instant(record["due_at"], line, found)
-    payload = _parse_payload(record.get("payload", ""), line, found)
-    errors.extend(found)
-    if found:
-        return None
-    key = record.get("key") or "sha256:" + hashlib.sha256(
-        f"{content_id}\x1f{action}\x1f{due_at.isoformat()}".encode()).hexdigest()[:40]
-    return Row(line=line, content_id=content_id, action=action, due_at=due_at, payload=payload, key=key)
+def _repeated(row, seen, result, errors):
+    earlier = seen.first(row)
+    if earlier is None:
+        return False
+    line, fields = earlier
+    if fields == row.fields():
+        result.repeated += 1  # the same task twice in one file is scheduled once
+    else:
+        errors.add(row.line, "key", f"{row.key} is also on line {line}, with other values")
+    return True
 
 
-def _parse_instant(text, line, found):
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        found.append(f"line {line}: due_at: {text!r} is not an ISO 8601 time such as 2027-03-01T09:00:00+01:00")
-        return None
-    if moment.tzinfo is None:
-        found.append(f"line {line}: due_at: {text!r} has no offset; add one, such as +00:00 or Z")
-        return None
-    return moment
-
-
-def _parse_payload(text, line, found):
-    if not text:
-        return {}
-    if len(text.encode()) > MAX_PAYLOAD_BYTES:
-        found.append(f"line {line}: payload: larger than {MAX_PAYLOAD_BYTES // 1024} KB")
-        return None
-    try:
-        payload = json.loads(text)
-    except ValueError as exc:
-        found.append(f"line {line}: payload: not valid JSON ({exc})")
-        return None
-    if not isinstance(payload, dict):
-        found.append(f"line {line}: payload: must be a JSON object, not {type(payload).__name__}")
-        return None
-    return payload
-
-
-def import_rows(rows, *, dry_run=False, user=None):
-    """Create or update the tasks of validated rows by their keys in one transaction, then push them.
-
-    A key seen before updates its task (new version) if anything differs; an unchanged task is left
-    alone unless it never reached DynamoDB. Raise ImportFailed, writing nothing, if a changed row's task
-    has already started.
-    """
-    result, by_key, errors = ImportResult(), {}, []
+def _upsert(rows, seen, result, errors, *, now, user, writing):
+    if not writing:
+        return
+    existing = ScheduledTask.objects.select_for_update().in_bulk([r.key for r in rows], field_name="key")
+    created, updated, unpushed, cancels = [], [], [], []
     for row in rows:
-        first = by_key.setdefault(row.key, row)
-        if first is row:
-            continue
-        if _fields(first) == _fields(row):
-            result.repeated += 1  # the same task twice in one file is scheduled once
+        task = existing.get(row.key)
+        if row.cancel:
+            if task is not None and task.is_editable:
+                cancels.append(task)
+        elif task is None:
+            if row.over:
+                continue
+            task = ScheduledTask(key=row.key, content_id=row.content_id, action=row.action, due_at=row.due_at,
+                                 payload=row.payload)
+            task.record_change(user)
+            created.append(task)
+        elif _differs(row, task, now):
+            if row.over and not task.is_editable:
+                continue  # an ended licence whose tasks ran: its details may change, its history does not
+            if not task.is_editable:
+                errors.add(row.line, "key", f"task {row.key} is already {task.status}; it cannot be changed")
+                continue
+            task.content_id, task.action, task.due_at, task.payload = row.content_id, row.action, row.due_at, row.payload
+            task.record_change(user)
+            updated.append(task)
         else:
-            errors.append(f"line {row.line}: key: {row.key} is also on line {first.line}, with other values")
-    with transaction.atomic():
-        rows_by_key = ScheduledTask.objects.all() if dry_run else ScheduledTask.objects.select_for_update()
-        existing = rows_by_key.in_bulk(list(by_key), field_name="key")  # locked: versions cannot move under us
-        created, updated, to_push = [], [], []
-        for key, row in by_key.items():
-            task = existing.get(key)
-            if task is None:
-                task = ScheduledTask(key=key, content_id=row.content_id, action=row.action, due_at=row.due_at,
-                                     payload=row.payload)
-                task.record_change(user)
-                created.append(task)
-            elif row.differs_from(task):
-                if not task.is_editable:
-                    errors.append(f"line {row.line}: key: task {key} is already {task.status}; it cannot be changed")
-                    continue
-                task.content_id, task.action, task.due_at, task.payload = (
-                    row.content_id, row.action, row.due_at, row.payload)
-                task.record_change(user)
-                updated.append(task)
-            else:
-                result.unchanged += 1
-                if task.sync_state != ScheduledTask.SyncState.SYNCED and task.is_editable:
-                    to_push.append(task)
-        if errors:
-            raise ImportFailed(errors)
-        result.created, result.updated = len(created), len(updated)
-        if dry_run:
-            return result
-        ScheduledTask.objects.bulk_create(created, batch_size=500)
-        ScheduledTask.objects.bulk_update(
-            updated, ["content_id", "action", "due_at", "payload", "version", "sync_state", "updated_by"], batch_size=500)
+            result.unchanged += 1
+            if task.is_editable and task.sync_state != ScheduledTask.SyncState.SYNCED:
+                unpushed.append(task)
+    ScheduledTask.objects.bulk_create(created)
+    ScheduledTask.objects.bulk_update(updated, EDITABLE_FIELDS)
+    result.created, result.updated, result.cancelled = (
+        result.created + len(created), result.updated + len(updated), result.cancelled + len(cancels))
+    for tasks, todo in ((created, SeenKeys.PUSH_NEW), (updated + unpushed, SeenKeys.PUSH), (cancels, SeenKeys.CANCEL)):
+        seen.mark([t.pk for t in tasks], todo, keys=[t.key for t in tasks])
 
-        # bulk_create and bulk_update send no signals, so the sync service is called here, once, in
-        # batches, after the commit (a rolled-back import must write nothing to DynamoDB).
-        def push():
-            result.pushed, result.push_errors = sync.push_tasks([*created, *updated, *to_push])
 
-        transaction.on_commit(push)
-    return result
+def _differs(row, task, now):
+    if (row.content_id, row.action, row.payload) != (task.content_id, task.action, task.payload):
+        return True
+    # A time that has passed means "now" on both sides: importing the file again changes nothing.
+    return row.due_at != task.due_at and not (row.due_at <= now and task.due_at <= now)
+
+
+def _mark_missing_licences(seen, result):
+    """Mark for cancelling the pending window tasks whose licence the file (a full export) no longer has."""
+    pending = ScheduledTask.objects.filter(status=ScheduledTask.Status.PENDING, key__startswith="licence:")
+    for chunk in _chunks(pending.values_list("pk", "key").iterator(chunk_size=CHUNK), CHUNK):
+        missing = [pk for pk, key in chunk if not seen.has_licence(row_rules.licence_of(key))]
+        seen.mark(missing, SeenKeys.CANCEL)
+        result.cancelled += len(missing)
+
+
+def _push(seen, result, *, user, now):
+    """After the commit: push created and changed tasks in batches, and cancel what the file cancelled."""
+    started = time.perf_counter()
+    try:
+        for todo in (SeenKeys.PUSH_NEW, SeenKeys.PUSH):
+            for ids in seen.todo(todo):
+                tasks = list(ScheduledTask.objects.filter(pk__in=ids))
+                pushed, push_errors = sync.push_tasks(tasks, now=now, new=todo == SeenKeys.PUSH_NEW)
+                result.pushed, result.push_errors = result.pushed + pushed, result.push_errors + push_errors
+        for ids in seen.todo(SeenKeys.CANCEL):
+            counts = sync.cancel_tasks(ScheduledTask.objects.filter(pk__in=ids), user=user, now=now)
+            result.cancel_refused += counts["refused"] + counts["errors"]
+            result.cancelled -= counts["refused"] + counts["errors"]
+    finally:
+        seen.close()
+        result.seconds_dynamodb = time.perf_counter() - started

@@ -5,6 +5,7 @@ import math
 import threading
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from decimal import Decimal
@@ -23,6 +24,7 @@ LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
 HEARTBEAT_ID = "heartbeat:tick"  # not a task: it never carries due_shard, so no tick ever reads it as one
 BATCH_WRITE_SIZE = 25  # DynamoDB's limit for BatchWriteItem (moto accepts more; AWS does not)
 BATCH_GET_SIZE = 100  # DynamoDB's limit for BatchGetItem
+BATCH_WRITERS = 8  # BatchWriteItem requests in flight at once (the client's pool holds at least 10 connections)
 PENDING, RUNNING = "pending", "running"
 
 
@@ -150,6 +152,9 @@ class TaskStore:
                         connect_timeout=3, read_timeout=10,
                         retries={"mode": "standard", "max_attempts": 3},
                         max_pool_connections=max(10, settings.SCHEDULER_CONCURRENCY + 4),
+                        # DynamoDB validates every request itself; botocore's second check of each item
+                        # cost a quarter of an import's time (bench/import_tasks.py).
+                        parameter_validation=False,
                     ),
                 )
             return self._client
@@ -259,17 +264,25 @@ class TaskStore:
 
     @_translated
     def batch_put_new(self, tasks):
-        """Write items for tasks DynamoDB does not hold, 25 a request (BatchWriteItem's limit).
+        """Write items for tasks DynamoDB does not hold, 25 a request (BatchWriteItem's limit), several requests at a time.
 
         A batch write cannot carry a condition: callers use it only for tasks that batch_get found
         missing and that are not due soon, and check afterwards that no newer version was overwritten.
         """
-        items = [self._new_item(t) for t in tasks]
-        for start in range(0, len(items), BATCH_WRITE_SIZE):
-            requests = [{"PutRequest": {"Item": to_item(i)}} for i in items[start:start + BATCH_WRITE_SIZE]]
+        batches = [[{"PutRequest": {"Item": to_item(self._new_item(t))}} for t in tasks[start:start + BATCH_WRITE_SIZE]]
+                   for start in range(0, len(tasks), BATCH_WRITE_SIZE)]
+
+        def write(requests):
             self._drain(lambda pending: self.client.batch_write_item(RequestItems={self.table: pending}),
                         requests, "UnprocessedItems")
-        return len(items)
+
+        if len(batches) == 1:
+            write(batches[0])
+        else:
+            # Requests overlap: a batch spends most of its time waiting for DynamoDB's answer.
+            with ThreadPoolExecutor(max_workers=BATCH_WRITERS) as pool:
+                list(pool.map(write, batches))
+        return len(tasks)
 
     @_translated
     def batch_get(self, task_ids):
@@ -295,7 +308,10 @@ class TaskStore:
                 return
             request = left
             time.sleep(min(0.05 * 2 ** attempt, 2))
-        raise StoreError(f"DynamoDB left part of a batch unprocessed after {attempts} tries (throttled?).")
+        raw = request["Keys"] if isinstance(request, dict) else [r["PutRequest"]["Item"] for r in request]
+        ids = [from_item(r).get("id", "?") for r in raw]
+        raise StoreError(f"DynamoDB left {len(ids)} item(s) of a batch unprocessed after {attempts} tries (throttled?): "
+                         f"{', '.join(ids[:5])}{' ...' if len(ids) > 5 else ''}")
 
     # --- Worker's side: execution ---------------------------------------------------------------
     @_translated

@@ -44,18 +44,19 @@ def push_task(task_id):
     return ScheduledTask.SyncState.SYNCED
 
 
-def push_tasks(tasks, *, now=None):
+def push_tasks(tasks, *, now=None, new=False):
     """Push many pending rows in batches; return (synced, errors) counts.
 
     Items DynamoDB lacks and that are not due soon are written 25 a request; every other task takes
     the conditional single push, which never overwrites a newer version or a task the worker started.
+    `new` says the rows were created since their last commit, so DynamoDB cannot hold their items yet.
     """
     tasks = [t for t in tasks if t.status == ScheduledTask.Status.PENDING]
     if not tasks:
         return 0, 0
     store, now = get_store(), now or timezone.now()
     try:
-        held = store.batch_get([t.pk for t in tasks])
+        held = {} if new else store.batch_get([t.pk for t in tasks])
         fresh = [t for t in tasks if str(t.pk) not in held and t.due_at > now + BATCH_SAFE_AHEAD]
         store.batch_put_new([definition(t) for t in fresh])
     except StoreError as exc:
