@@ -23,13 +23,13 @@ if not SECRET_KEY:
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
 
 INSTALLED_APPS = [
+    "tasks.apps.TasksConfig",  # first, so that its admin templates (health banner, upcoming page) override the admin's
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
-    "tasks.apps.TasksConfig",
     "worker.apps.WorkerConfig",
 ]
 

@@ -385,6 +385,33 @@ class TaskStore:
         return True
 
     @_translated
+    def retry(self, task_id, *, version, now, more_attempts):
+        """Make a failed task due now again with `more_attempts` beyond those it has made (which are kept).
+
+        Raise Conflict unless the task is failed.
+        """
+        try:
+            self.client.update_item(
+                TableName=self.table,
+                Key=to_item({"id": str(task_id)}),
+                UpdateExpression="SET #status = :pending, #version = :version, #due_at = :due, #due_shard = :shard, "
+                                 "#attempt_limit = #attempts + :more REMOVE #completed_at, #lease_until",
+                ConditionExpression="#status = :failed",
+                ExpressionAttributeNames={f"#{a}": a for a in ("status", "version", "due_at", "due_shard", "attempts",
+                                                               "attempt_limit", "completed_at", "lease_until")},
+                ExpressionAttributeValues=to_item({":pending": PENDING, ":version": version, ":due": now_epoch(now),
+                                                   ":more": more_attempts,
+                                                   ":shard": shard_for(task_id, self.shards), ":failed": "failed"}),
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as exc:
+            if not _refused(exc):
+                raise
+            item = from_item(exc.response["Item"]) if "Item" in exc.response else None
+            raise Conflict(f"The task is {item.get('status') if item else 'not in DynamoDB'}, not failed; "
+                           "it was not retried.", item) from exc
+
+    @_translated
     def claim(self, task_id, now, lease_seconds):
         """Take a due task for `lease_seconds` with one conditional update; return the item, or None if lost.
 

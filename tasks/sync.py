@@ -3,6 +3,8 @@ import logging
 from collections import defaultdict
 from datetime import datetime, timedelta
 
+from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
 
 from tasks.models import ScheduledTask
@@ -86,20 +88,80 @@ def cancel_tasks(tasks, *, user=None, now=None):
 
     A task the worker has already claimed or finished is refused, and its row shows the real state.
     """
-    counts, now = {"cancelled": 0, "refused": 0, "errors": 0}, now or timezone.now()
-    store = get_store()
+    now, store = now or timezone.now(), get_store()
+    return _editor_move(
+        tasks, verb="cancelled", expected=ScheduledTask.Status.PENDING, user=user,
+        change=lambda task, version: store.cancel(task.pk, version=version, now=now),
+        row={"status": ScheduledTask.Status.CANCELLED, "completed_at": now})
+
+
+def retry_tasks(tasks, *, user=None, now=None):
+    """Make failed tasks due now again, attempts kept and as many more allowed; return counts (retried, refused, errors)."""
+    now, store = now or timezone.now(), get_store()
+    return _editor_move(
+        tasks, verb="retried", expected=ScheduledTask.Status.FAILED, user=user,
+        change=lambda task, version: store.retry(task.pk, version=version, now=now,
+                                                 more_attempts=settings.SCHEDULER_MAX_ATTEMPTS),
+        row={"status": ScheduledTask.Status.PENDING, "due_at": now, "completed_at": None})
+
+
+def _editor_move(tasks, *, verb, expected, change, row, user):
+    """Make an editor's change of execution state in DynamoDB first, then on the rows; return counts.
+
+    Only tasks in the `expected` status are tried; `change(task, version)` must be conditional on it.
+    """
+    counts = {verb: 0, "refused": 0, "errors": 0}
+    for task in tasks:
+        if task.status != expected:
+            counts["refused"] += 1
+            continue
+        version = task.version + 1
+        if not _dynamodb_first(verb, task, counts, lambda: change(task, version)):
+            continue
+        ScheduledTask.objects.filter(pk=task.pk).update(
+            **row, version=version, updated_by=user,
+            sync_state=ScheduledTask.SyncState.SYNCED, synced_version=version, sync_error="")
+        counts[verb] += 1
+    return counts
+
+
+def run_now(tasks, *, user=None, now=None):
+    """Make pending tasks due now (a new version, pushed conditionally); return counts (moved, refused, errors)."""
+    counts, now = {"moved": 0, "refused": 0, "errors": 0}, now or timezone.now()
     for task in tasks:
         if task.status != ScheduledTask.Status.PENDING:
             counts["refused"] += 1
             continue
-        version = task.version + 1
-        if not _dynamodb_first("Cancel", task, counts, lambda: store.cancel(task.pk, version=version, now=now)):
-            continue
-        ScheduledTask.objects.filter(pk=task.pk).update(
-            status=ScheduledTask.Status.CANCELLED, version=version, completed_at=now, updated_by=user,
-            sync_state=ScheduledTask.SyncState.SYNCED, synced_version=version, sync_error="")
-        counts["cancelled"] += 1
+        with transaction.atomic():
+            task.due_at = now
+            task.record_change(user, ScheduledTask.objects.current_version(task.pk))
+            task.save(update_fields=["due_at", "version", "sync_state", "updated_by", "updated_at"])
+        # Pushed here to count the result (the save hook's own push after the commit is then a no-op).
+        if push_task(task.pk) == ScheduledTask.SyncState.SYNCED:
+            counts["moved"] += 1
+        else:  # refused: the push pulled the worker's state onto the row; else DynamoDB was away
+            status = ScheduledTask.objects.filter(pk=task.pk).values_list("status", flat=True).first()
+            counts["refused" if status != ScheduledTask.Status.PENDING else "errors"] += 1
     return counts
+
+
+def resync_tasks(tasks):
+    """Pull the worker's state of rows whose item has moved on, push the other pending rows; return counts.
+
+    Counts are pushed, pulled and errors.
+    """
+    tasks = list(tasks)
+    try:
+        items = get_store().batch_get([t.pk for t in tasks])
+    except StoreError as exc:
+        logger.warning("Resync could not read %d items: %s", len(tasks), exc)
+        return {"pushed": 0, "pulled": 0, "errors": len(tasks)}
+    moved_on = [items[str(t.pk)] for t in tasks if str(t.pk) in items and items[str(t.pk)]["status"] != t.status]
+    pulled = sum(mirror_outcome(item) for item in moved_on)
+    pulled_ids = {item["id"] for item in moved_on}
+    pending = [t for t in tasks if t.status == ScheduledTask.Status.PENDING and str(t.pk) not in pulled_ids]
+    pushed, errors = push_tasks(pending)
+    return {"pushed": pushed, "pulled": pulled, "errors": errors}
 
 
 def delete_tasks(tasks):
@@ -109,7 +171,7 @@ def delete_tasks(tasks):
     """
     counts = {"deleted": 0, "refused": 0, "errors": 0}
     for task in tasks:
-        if not _dynamodb_first("Delete", task, counts, lambda: get_store().delete(task.pk)):
+        if not _dynamodb_first("deleted", task, counts, lambda: get_store().delete(task.pk)):
             continue
         task.delete()  # its post_delete hook deletes the item again after commit: a no-op by then
         counts["deleted"] += 1
@@ -126,7 +188,7 @@ def _dynamodb_first(verb, task, counts, change):
             mirror_outcome(exc.item)  # the row shows what the worker did meanwhile
         return False
     except StoreError as exc:
-        logger.warning("%s of task %s not made: %s", verb, task.pk, exc)
+        logger.warning("Task %s not %s: %s", task.pk, verb, exc)
         counts["errors"] += 1
         return False
     return True

@@ -4,6 +4,7 @@ from datetime import timedelta
 from django.utils import timezone
 from standardwebhooks.webhooks import Webhook
 
+from tasks.models import ScheduledTask
 from tests.conftest import WEBHOOK_SECRET
 from worker.engine import backoff_seconds, run_tick
 
@@ -207,3 +208,17 @@ def test_a_hanging_receiver_times_out_and_is_retried(make_task, receiver, settin
     assert run_tick()["retried"] == 1
     item = store.get(task.pk)
     assert item["status"] == "pending" and "timed out after 0.5 s" in item["last_error"]
+
+
+def test_a_failed_task_retried_by_an_editor_gets_its_attempts_again(make_task, store, settings):
+    from tasks.sync import retry_tasks
+
+    settings.SCHEDULER_MAX_ATTEMPTS = 1
+    task = make_task(due_at=timezone.now() - timedelta(seconds=5))
+    claimed = store.claim(task.pk, timezone.now(), 300)
+    store.finish(claimed, status="failed", now=timezone.now(), error="503 after the last attempt")
+    ScheduledTask.objects.filter(pk=task.pk).update(status="failed", attempts=1)
+    assert retry_tasks(ScheduledTask.objects.filter(pk=task.pk))["retried"] == 1
+    assert run_tick(now=timezone.now() + timedelta(seconds=1))["done"] == 1  # not "gave up": attempt 2 of 1 + 1
+    item = store.get(task.pk)
+    assert item["status"] == "done" and item["attempts"] == 2

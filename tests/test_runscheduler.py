@@ -119,7 +119,7 @@ def test_an_editors_task_is_performed_by_the_embedded_worker(scheduler):
     add_task(session, run.url, "film-e2e", datetime.now(timezone.utc) + timedelta(seconds=2))
     assert '<td class="field-sync_state">Synced</td>' in row_of(session, run.url, "film-e2e")
     deadline = time.monotonic() + 30
-    while '<td class="field-status">Done</td>' not in row_of(session, run.url, "film-e2e"):
+    while 'font-weight: bold">Done</span>' not in row_of(session, run.url, "film-e2e"):
         assert time.monotonic() < deadline, f"the task never ran:\n{run.output()}"
         time.sleep(0.5)
     item = embedded_store(run).get(task_id_in(row_of(session, run.url, "film-e2e")))

@@ -127,7 +127,8 @@ def perform(claimed, store, clock):
         scheduled_for=scheduled_for, lateness_seconds=max(0, int((now - scheduled_for).total_seconds())),
     )
     outcome, retry_after = None, None
-    if job.attempt > settings.SCHEDULER_MAX_ATTEMPTS:
+    limit = claimed.get("attempt_limit", settings.SCHEDULER_MAX_ATTEMPTS)  # an editor's retry raises it
+    if job.attempt > limit:
         # Every earlier attempt died without recording an outcome (a crash, a timeout of the whole run):
         # stop here rather than deliver it again and again.
         error = f"gave up: {job.attempt - 1} attempts ended without an outcome"
@@ -143,7 +144,7 @@ def perform(claimed, store, clock):
         kind, error = "retried", f"{type(exc).__name__}: {exc}"
     else:
         kind, error = "done", ""
-    if kind == "retried" and job.attempt >= settings.SCHEDULER_MAX_ATTEMPTS:
+    if kind == "retried" and job.attempt >= limit:
         kind, error = "failed", f"gave up after {job.attempt} attempts: {error}"
     return _record(store, claimed, job, clock, kind=kind, error=error, outcome=outcome, retry_after=retry_after)
 
