@@ -3,6 +3,7 @@ import csv
 import json
 
 from tasks.models import ScheduledTask
+from tasks.rows import ID_KEY
 
 COLUMNS = ("content_id", "action", "due_at", "payload", "key", "status")
 
@@ -20,7 +21,7 @@ def _record(task):
     return {
         "content_id": task.content_id, "action": task.action,
         "due_at": task.due_at.isoformat().replace("+00:00", "Z"),
-        "payload": task.payload, "key": task.key or "", "status": task.status,
+        "payload": task.payload, "key": task.key or f"{ID_KEY}{task.pk}", "status": task.status,
     }
 
 

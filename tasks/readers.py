@@ -8,8 +8,13 @@ from pathlib import Path
 FORMATS = ("tasks", "windows", "json")
 DELIMITERS = ",;\t"
 JSON_SUFFIXES = {".json", ".jsonl", ".ndjson"}
+ALIASES = {"license_id": "licence_id", "contentid": "content_id"}
 WHITESPACE = " \t\r\n"
 MAX_OBJECT_CHARS = 1 << 20  # a task object is far smaller: its payload is at most 64 KB
+
+
+# A field may be large (a payload of up to 64 KB, and its quoting); the rows' checks say what is too large.
+csv.field_size_limit(4 * 1024 * 1024)
 
 
 class BadFile(Exception):
@@ -30,22 +35,49 @@ def open_source(path, *, format=None, encoding=None):
     path = Path(path)
     if format is not None and format not in FORMATS:
         raise BadFile(f"unknown format {format!r}; choose one of {', '.join(FORMATS)}")
+    encoding = _encoding_of(path, encoding)
     try:
-        stream = path.open(encoding=encoding or "utf-8-sig", newline="")
+        stream = path.open(encoding=encoding, newline="")
     except (FileNotFoundError, IsADirectoryError):
-        raise BadFile(f"{path}: no such file") from None
+        raise BadFile("no such file") from None
+    except OSError as exc:
+        raise BadFile(f"cannot be read ({exc.strerror})") from None
     except LookupError:
         raise BadFile(f"unknown encoding {encoding!r}; use a Python codec name such as cp1252 or utf-16") from None
     lines = _Peeked(_decoded(stream, path, encoding))
-    first = lines.first
+    first = lines.first.removeprefix("\ufeff")  # a BOM, whatever --encoding said
+    lines.pending = [first] if first else []
     if format == "json" or (format is None and (path.suffix.lower() in JSON_SUFFIXES or first.lstrip()[:1] in ("[", "{"))):
         return Source("json", (), _json_records(lines))
     reader = csv.reader(lines, delimiter=_delimiter(first))
-    header = [c.strip() for c in next(reader, [])]
+    try:
+        header = [column_name(c) for c in next(reader, [])]
+    except csv.Error as exc:
+        raise BadFile(f"line 1: header: {exc}") from None
     if not any(header):
         raise BadFile("line 1: header: the file is empty; the first line must name the columns")
+    repeated = sorted({c for c in header if c and header.count(c) > 1})
+    if repeated:
+        raise BadFile(f"line 1: header: column(s) {', '.join(repeated)} appear more than once")
     detected = "windows" if {"licence_id", "publish_at"} <= set(header) else "tasks"
     return Source(format or detected, tuple(header), _csv_records(reader, header))
+
+
+def column_name(text):
+    """Return the column a header cell names: 'Content ID', 'DUE_AT' and 'license-id' read as the import's names."""
+    name = "_".join(text.strip().lower().replace("-", " ").split())
+    return ALIASES.get(name, name)
+
+
+def _encoding_of(path, encoding):
+    if encoding:
+        return "utf-8-sig" if encoding.lower().replace("-", "").replace("_", "") == "utf8" else encoding
+    try:
+        with open(path, "rb") as stream:
+            start = stream.read(2)
+    except OSError:
+        return "utf-8-sig"  # open() says what is wrong
+    return "utf-16" if start in (b"\xff\xfe", b"\xfe\xff") else "utf-8-sig"  # Excel's "Unicode text" is UTF-16
 
 
 def _decoded(stream, path, encoding):
@@ -55,7 +87,8 @@ def _decoded(stream, path, encoding):
             yield from stream
         except UnicodeDecodeError as exc:
             line, byte = _first_undecodable(path, exc.encoding)
-            raise BadFile(f"line {line}: the file is not {encoding or 'UTF-8'} text (byte {byte}); if it was saved "
+            named = "UTF-8" if encoding == "utf-8-sig" else encoding
+            raise BadFile(f"line {line}: the file is not {named} text (byte {byte}); if it was saved "
                           "in another encoding, pass it with --encoding, such as --encoding cp1252") from None
 
 
@@ -93,18 +126,42 @@ def _delimiter(header_line):
 
 def _csv_records(reader, header):
     ended = 1  # the line the previous record ended on: a quoted field may span lines
-    for values in reader:
+    while True:
+        try:
+            values = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:  # a quote never closed swallows the rest of the file into one field
+            raise BadFile(f"line {ended + 1}: {exc}; is a quoted field there never closed?") from None
         start, ended = ended + 1, reader.line_num
         if not any(v.strip() for v in values):
             continue  # blank lines, and the empty rows spreadsheets leave at the end
-        if len(values) > len(header):
+        if len(values) > len(header) and any(v.strip() for v in values[len(header):]):
             yield start, {"": f"has {len(values)} fields but the header names {len(header)} columns"}
             continue
         yield start, {name: value.strip() for name, value in zip(header, values) if name}
 
 
 def _json_records(lines):
-    """Yield (line, object) from a JSON array or JSON Lines, parsing one object at a time."""
+    """Yield (line, object) from a JSON array (parsed one object at a time) or from JSON Lines."""
+    if lines.first.lstrip().startswith("["):
+        return _json_array(lines)
+    return _json_lines(lines)
+
+
+def _json_lines(lines):
+    for number, text in enumerate(lines, start=1):
+        if not text.strip():
+            continue
+        try:
+            value = json.loads(text)
+        except ValueError as exc:
+            yield number, {"": f"not valid JSON ({exc.msg if hasattr(exc, 'msg') else exc})"}
+            continue
+        yield number, value if isinstance(value, dict) else {"": f"must be a JSON object, not {type(value).__name__}"}
+
+
+def _json_array(lines):
     decoder, state = json.JSONDecoder(), {"buffer": "", "line": 1, "exhausted": False}
 
     def more():
@@ -124,18 +181,17 @@ def _json_records(lines):
 
     more()
     skip(WHITESPACE)
-    in_array = state["buffer"].startswith("[")
-    if in_array:
-        state["buffer"] = state["buffer"][1:]
-    separators = WHITESPACE + "," if in_array else WHITESPACE
+    state["buffer"] = state["buffer"][1:]  # the opening [
     while True:
-        skip(separators)
+        skip(WHITESPACE + ",")
         buffer, line = state["buffer"], state["line"]
         if not buffer:
-            if in_array:
-                raise BadFile(f"line {line}: the JSON array is not closed with ]")
-            return
-        if in_array and buffer.startswith("]"):
+            raise BadFile(f"line {line}: the JSON array is not closed with ]")
+        if buffer.startswith("]"):
+            state["buffer"] = buffer[1:]
+            skip(WHITESPACE)
+            if state["buffer"]:
+                raise BadFile(f"line {state['line']}: more after the end of the JSON array; one array holds every task")
             return
         try:
             value, end = decoder.raw_decode(buffer)

@@ -2,6 +2,7 @@
 import hashlib
 import json
 import unicodedata
+import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -12,6 +13,7 @@ from tasks.times import BadTime, parse_time, zone_named
 
 MAX_PAYLOAD_BYTES = 64 * 1024
 MAX_KEY_LENGTH = 200
+ID_KEY = "id:"  # export_tasks writes id:<task id> for a task without a key, so that it imports back as itself
 TASK_COLUMNS = ("content_id", "action", "due_at")
 TASK_OPTIONAL = ("payload", "key", "timezone", "status")
 WINDOW_COLUMNS = ("licence_id", "content_id", "publish_at")
@@ -32,6 +34,7 @@ class Row:
     payload: dict = None
     cancel: bool = False
     over: bool = False  # a licence window that has ended: create nothing, but leave its tasks be
+    late: bool = False  # its time had passed: due now
 
     def fields(self):
         """Return what decides whether two rows (or a row and a task) ask for the same thing."""
@@ -97,6 +100,8 @@ def task_rows(line, record, reading, errors):
     key = _text(record, "key", line, errors)
     if len(key) > MAX_KEY_LENGTH:
         errors.add(line, "key", f"longer than {MAX_KEY_LENGTH} characters")
+    elif key.startswith(ID_KEY) and not _is_uuid(key.removeprefix(ID_KEY)):
+        errors.add(line, "key", f"{key!r}: a key starting with {ID_KEY} names a task id, which is a UUID")
     if errors.count > found:
         return []
     key = key or "sha256:" + hashlib.sha256(f"{content_id}\x1f{action}\x1f{due_at.isoformat()}".encode()).hexdigest()[:40]
@@ -140,6 +145,14 @@ def licence_of(key):
     if key and key.startswith("licence:"):
         return key[len("licence:"):].rpartition(":")[0]
     return None
+
+
+def _is_uuid(text):
+    try:
+        uuid.UUID(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _bad(errors, line, column, message):

@@ -223,10 +223,12 @@ class TaskStore:
                 TableName=self.table,
                 Key=to_item({"id": key}),
                 UpdateExpression="SET " + ", ".join(f"#{a} = :{a}" for a in definition)
-                + ", #attempts = if_not_exists(#attempts, :attempts)",
-                ConditionExpression="attribute_not_exists(#id) OR (#version < :version AND #status = :status)",
-                ExpressionAttributeNames={f"#{a}": a for a in [*definition, "id", "attempts"]},
-                ExpressionAttributeValues=to_item({**{f":{a}": v for a, v in definition.items()}, ":attempts": attempts}),
+                + ", #attempts = if_not_exists(#attempts, :attempts) REMOVE #completed_at",
+                # A newer version may also bring back a cancelled task (never run): an import reviving a licence.
+                ConditionExpression="attribute_not_exists(#id) OR (#version < :version AND #status IN (:status, :cancelled))",
+                ExpressionAttributeNames={f"#{a}": a for a in [*definition, "id", "attempts", "completed_at"]},
+                ExpressionAttributeValues=to_item({**{f":{a}": v for a, v in definition.items()}, ":attempts": attempts,
+                                                   ":cancelled": "cancelled"}),
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as exc:
@@ -357,7 +359,7 @@ class TaskStore:
             request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
     @_translated
-    def cancel(self, task_id, *, version, now):
+    def cancel(self, task_id, *, version, now, reason="cancelled"):
         """Cancel a pending task: it leaves the due index for good. Return False if DynamoDB has no such item.
 
         Raise Conflict if the worker got there first (running or finished).
@@ -366,10 +368,11 @@ class TaskStore:
             self.client.update_item(
                 TableName=self.table,
                 Key=to_item({"id": str(task_id)}),
-                UpdateExpression="SET #status = :cancelled, #version = :version, #completed_at = :now REMOVE #due_shard",
+                UpdateExpression="SET #status = :cancelled, #version = :version, #completed_at = :now, #outcome = :reason "
+                                 "REMOVE #due_shard",
                 ConditionExpression="#status = :pending",
-                ExpressionAttributeNames={f"#{a}": a for a in ("status", "version", "completed_at", "due_shard")},
-                ExpressionAttributeValues=to_item({":cancelled": "cancelled", ":version": version,
+                ExpressionAttributeNames={f"#{a}": a for a in ("status", "version", "completed_at", "outcome", "due_shard")},
+                ExpressionAttributeValues=to_item({":cancelled": "cancelled", ":version": version, ":reason": reason,
                                                    ":now": to_iso(now), ":pending": PENDING}),
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )

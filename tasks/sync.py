@@ -83,16 +83,18 @@ def _versions(task_ids):
     return versions
 
 
-def cancel_tasks(tasks, *, user=None, now=None):
+def cancel_tasks(tasks, *, user=None, now=None, reason=None):
     """Cancel pending tasks in DynamoDB first, then on their rows; return counts (cancelled, refused, errors).
 
     A task the worker has already claimed or finished is refused, and its row shows the real state.
+    `reason` becomes the task's outcome (default: who cancelled it).
     """
     now, store = now or timezone.now(), get_store()
+    reason = reason or (f"cancelled by {user}" if user else "cancelled")
     return _editor_move(
         tasks, verb="cancelled", expected=ScheduledTask.Status.PENDING, user=user,
-        change=lambda task, version: store.cancel(task.pk, version=version, now=now),
-        row={"status": ScheduledTask.Status.CANCELLED, "completed_at": now})
+        change=lambda task, version: store.cancel(task.pk, version=version, now=now, reason=reason),
+        row={"status": ScheduledTask.Status.CANCELLED, "completed_at": now, "outcome": reason})
 
 
 def retry_tasks(tasks, *, user=None, now=None):
@@ -102,7 +104,7 @@ def retry_tasks(tasks, *, user=None, now=None):
         tasks, verb="retried", expected=ScheduledTask.Status.FAILED, user=user,
         change=lambda task, version: store.retry(task.pk, version=version, now=now,
                                                  more_attempts=settings.SCHEDULER_MAX_ATTEMPTS),
-        row={"status": ScheduledTask.Status.PENDING, "due_at": now, "completed_at": None})
+        row={"status": ScheduledTask.Status.PENDING, "due_at": now, "completed_at": None, "outcome": ""})
 
 
 def _editor_move(tasks, *, verb, expected, change, row, user):

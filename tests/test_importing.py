@@ -208,12 +208,81 @@ def test_exported_finished_tasks_are_never_scheduled_again(run_import, write):
     assert "1 created" in out and "1 finished tasks skipped" in out
 
 
-def test_a_changed_row_of_a_task_that_already_ran_is_an_error(run_import, write):
+def test_a_changed_row_of_a_task_that_already_ran_is_left_alone_and_reported(run_import, write):
+    windows = WINDOWS_HEADER + "LIC-1,film-1,{},2027-07-01 09:00,2027-12-01 09:00,UTC\n"
+    run_import(write(windows.format("Echo")))
+    ScheduledTask.objects.filter(key="licence:LIC-1:publish").update(status="done")
+    out = run_import(write(windows.format("Echo (restored)")))  # the weekly export, with a new title
+    assert "0 created, 1 updated, 0 unchanged, 1 rows left as they are" in out
+    assert "left as it is: line 2: licence:LIC-1:publish is done: publish not changed" in out
+    assert ScheduledTask.objects.get(key="licence:LIC-1:publish").payload["title"] == "Echo"
+    assert ScheduledTask.objects.get(key="licence:LIC-1:withdraw").payload["title"] == "Echo (restored)"
+
+
+def test_a_licence_cancelled_by_an_import_comes_back_when_the_file_has_it_again(run_import, write, store):
+    both = WINDOWS_HEADER + "LIC-1,film-1,Echo,2027-07-01 09:00,{},UTC\nLIC-2,film-2,Tide,2027-08-01 09:00,,UTC\n"
+    run_import(write(both.format("2027-12-01 09:00")))
+    run_import(write(WINDOWS_HEADER + "LIC-2,film-2,Tide,2027-08-01 09:00,,UTC\n"), "--cancel-missing")
+    cancelled = ScheduledTask.objects.get(key="licence:LIC-1:publish")
+    assert cancelled.status == "cancelled" and cancelled.outcome == "cancelled by import: the licence is not in the file"
+    out = run_import(write(both.format("2027-12-02 09:00")))
+    assert "0 created, 2 updated, 1 unchanged, 2 of them scheduled again after an import cancelled them" in out
+    for task in ScheduledTask.objects.filter(key__startswith="licence:LIC-1:"):
+        assert (task.status, task.outcome, task.sync_state) == ("pending", "", "synced")
+        item = store.get(task.pk)
+        assert item["status"] == "pending" and "due_shard" in item and "completed_at" not in item
+    assert store.get(ScheduledTask.objects.get(key="licence:LIC-1:withdraw").pk)["scheduled_for"] == "2027-12-02T09:00:00Z"
+
+
+def test_an_editors_cancel_stands_against_a_reimport(run_import, write):
     path = write(TASKS_HEADER + "film-1,publish,2027-03-01T09:00:00Z,,k1\n")
     run_import(path)
-    ScheduledTask.objects.update(status="done")
-    with pytest.raises(CommandError, match="line 2: key: task k1 is already done; it cannot be changed"):
-        run_import(write(TASKS_HEADER + "film-1,publish,2027-03-02T09:00:00Z,,k1\n"))
+    from tasks.sync import cancel_tasks
+
+    cancel_tasks(ScheduledTask.objects.all(), reason="cancelled by editor")
+    assert "0 created, 0 updated, 1 unchanged" in run_import(path)
+    assert ScheduledTask.objects.get().status == "cancelled"
+
+
+def test_a_window_repeated_and_over_is_counted_once(run_import, write):
+    now = django_timezone.now()
+    past, older = ((now - timedelta(days=d)).strftime("%Y-%m-%d %H:%M") for d in (10, 20))
+    row = f"LIC-P1,film-1,Over,{older},{past},UTC\n"
+    out = run_import(write(WINDOWS_HEADER + row + row))
+    assert "0 created, 0 updated, 0 unchanged, 1 repeated rows scheduled once, 1 licence windows already over" in out
+
+
+def test_cancel_missing_refuses_a_file_without_licences(run_import, write):
+    run_import(write(WINDOWS_HEADER + "LIC-1,film-1,Echo,2027-07-01 09:00,,UTC\n"))
+    assert "the file holds no licence windows" in failure(run_import, write(WINDOWS_HEADER), "--cancel-missing")
+
+
+def test_cancels_that_cannot_reach_dynamodb_fail_the_command(run_import, write, store, settings):
+    run_import(write(WINDOWS_HEADER + "LIC-1,film-1,Echo,2027-07-01 09:00,2027-12-01 09:00,UTC\n"))
+    from tasks import store as store_module
+    from tests.conftest import free_port
+
+    settings.SCHEDULER_DYNAMODB_ENDPOINT_URL = f"http://127.0.0.1:{free_port()}"
+    store_module._stores.clear()
+    with pytest.raises(CommandError, match="1 cancel\\(s\\) could not reach DynamoDB"):
+        run_import(write(WINDOWS_HEADER + "LIC-1,film-1,Echo,2027-07-01 09:00,,UTC\n"))
+    assert ScheduledTask.objects.get(key="licence:LIC-1:withdraw").status == "pending"
+
+
+def test_skip_invalid_says_how_many_errors_it_did_not_list(run_import, write):
+    out = run_import(write(TASKS_HEADER + "film-1,archive,2027-03-01T09:00:00Z,,\n" * 60), "--skip-invalid")
+    assert "skipped line 51: action" in out and "skipped line 62" not in out and "... and 10 more" in out
+
+
+def test_a_keyless_task_exported_and_imported_into_the_same_database_stays_one_task(run_import, tmp_path, make_task):
+    task = make_task(content_id="film-admin")
+    export = tmp_path / "export.csv"
+    call_command("export_tasks", "--output", str(export), stdout=StringIO())
+    assert f"id:{task.pk}" in export.read_text()
+    assert "0 created, 0 updated, 1 unchanged" in run_import(export)
+    ScheduledTask.objects.all().delete()
+    assert "1 created" in run_import(export)
+    assert ScheduledTask.objects.get().pk == task.pk and ScheduledTask.objects.get().key is None
 
 
 def drop_half_of_the_first_batch(store):

@@ -1,5 +1,6 @@
 """manage.py export_tasks: write tasks as a tasks CSV or JSON that import_tasks reads back."""
 import os
+import sys
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
@@ -19,7 +20,11 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         if not options["output"]:
-            count = export_tasks(_Unterminated(self.stdout), format=options["format"], statuses=options["status"])
+            try:
+                count = export_tasks(_Unterminated(self.stdout), format=options["format"], statuses=options["status"])
+            except BrokenPipeError:  # `export_tasks | head`: the reader has what it wanted
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing more to flush at exit
+                return
             self.stderr.write(f"{count} tasks exported.")
             return
         target = Path(options["output"])

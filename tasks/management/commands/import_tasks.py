@@ -31,30 +31,42 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         path = options["file"]
         try:
-            reading = Reading(zone=zone_named(options["timezone"] or settings.TIME_ZONE),
-                              date_format=options["date_format"])
+            zone = zone_named(options["timezone"] or settings.TIME_ZONE)
+        except BadTime as exc:
+            raise CommandError(f"--timezone: {exc}") from None
+        try:
             source = open_source(path, format=options["format"], encoding=options["encoding"])
             bar = progress_bar(path)
             with bar or nullcontext():
-                result = import_source(source, reading=reading, dry_run=options["dry_run"], progress=bar and bar.update,
+                result = import_source(source, reading=Reading(zone=zone, date_format=options["date_format"]),
+                                       dry_run=options["dry_run"], progress=bar and bar.update,
                                        skip_invalid=options["skip_invalid"], cancel_missing=options["cancel_missing"])
-        except (BadTime, ValueError) as exc:
+        except ValueError as exc:
             raise CommandError(str(exc)) from None
         except BadFile as exc:
             raise CommandError(f"{path}: {exc}; nothing was imported.") from None
         except ImportFailed as exc:
             raise CommandError("\n".join([f"{path}: {exc.count} error(s); nothing was imported.", *exc.errors,
-                                          *([f"... and {exc.count - len(exc.errors)} more"] if exc.count > len(exc.errors) else [])])) from None
-        for message in result.errors:
-            self.stderr.write(f"skipped {message}")
+                                          *more(exc.count, exc.errors)])) from None
+        notes = [*(f"skipped {m}" for m in result.errors), *more(result.error_count, result.errors),
+                 *(f"left as it is: {m}" for m in result.kept_lines), *more(result.kept, result.kept_lines)]
+        for note in notes:
+            self.stderr.write(note)
         self.stdout.write(f"{path}{' (dry run, nothing written)' if options['dry_run'] else ''}: {summary(result)}.")
         if options["verbosity"] >= 2:
             self.stdout.write(f"{result.records} records; {result.seconds_sql:.1f} s reading and writing SQL, "
                               f"{result.seconds_dynamodb:.1f} s writing DynamoDB.")
-        if result.push_errors:
-            raise CommandError(
-                f"{result.push_errors} task(s) are saved but could not be pushed to DynamoDB; they are marked "
-                "sync error in the admin. Run the same import again, or manage.py reconcile, once DynamoDB is reachable.")
+        unsent = [f"{result.push_errors} task(s) are saved but could not be pushed to DynamoDB"] if result.push_errors else []
+        if result.cancel_errors:
+            unsent.append(f"{result.cancel_errors} cancel(s) could not reach DynamoDB, so those tasks stay pending")
+        if unsent:
+            raise CommandError("; ".join(unsent) + ". The admin marks them; run the same import again, or "
+                               "manage.py reconcile, once DynamoDB is reachable.")
+
+
+def more(count, shown):
+    """Say how many messages were left out after the ones shown, if any."""
+    return [f"... and {count - len(shown)} more"] if count > len(shown) else []
 
 
 def progress_bar(path):
@@ -67,7 +79,9 @@ def progress_bar(path):
 def summary(result):
     """Say in one line what an import did (or would do)."""
     parts = [f"{result.created} created, {result.updated} updated, {result.unchanged} unchanged"]
-    for count, text in ((result.cancelled, "cancelled"), (result.repeated, "repeated rows scheduled once"),
+    for count, text in ((result.cancelled, "cancelled"), (result.revived, "of them scheduled again after an import cancelled them"),
+                        (result.kept, "rows left as they are (their tasks ran, run, or an editor cancelled them)"),
+                        (result.repeated, "repeated rows scheduled once"),
                         (result.due_now, "due now (their time had passed)"),
                         (result.over, "licence windows already over, skipped"),
                         (result.history, "finished tasks skipped"), (result.invalid, "invalid rows skipped"),
