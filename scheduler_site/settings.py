@@ -21,6 +21,22 @@ if not SECRET_KEY:
         )
     SECRET_KEY = "insecure-local-key-never-used-on-lambda"  # `check --deploy` flags it, as it should
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
+# The admin's URL path: another one than the well-known admin/ keeps scanners off the login page.
+ADMIN_PATH = env.str("DJANGO_ADMIN_PATH", default="admin/").strip("/") + "/"
+if ADMIN_PATH == "/":
+    raise ImproperlyConfigured("DJANGO_ADMIN_PATH must name a path, such as backstage/ (default admin/).")
+
+# HTTPS-only behaviour, on by default on Lambda (API Gateway serves HTTPS only, and Zappa marks every
+# request secure): HSTS and secure cookies; `manage.py check --deploy` passes with it.
+HTTPS = env.bool("DJANGO_HTTPS", default=ON_LAMBDA)
+if HTTPS:
+    SECURE_SSL_REDIRECT = True
+    SECURE_HSTS_SECONDS = env.int("DJANGO_HSTS_SECONDS", default=31_536_000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = env.bool("DJANGO_HSTS_PRELOAD", default=True)
+    SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = True
+SESSION_COOKIE_HTTPONLY = True
+X_FRAME_OPTIONS = "DENY"
 
 INSTALLED_APPS = [
     "tasks.apps.TasksConfig",  # first, so that its admin templates (health banner, upcoming page) override the admin's
@@ -35,6 +51,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -61,6 +78,9 @@ TEMPLATES = [
     },
 ]
 
+if ON_LAMBDA and "DATABASE_URL" not in env:
+    # The package is read-only on Lambda: a SQLite file there would fail at the first write, not at start-up.
+    raise ImproperlyConfigured("DATABASE_URL is required on Lambda (postgres://user:password@host:5432/name; see README).")
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -76,8 +96,14 @@ TIME_ZONE = env.str("TIME_ZONE", default="UTC")  # the editors' zone: the admin 
 USE_I18N = True
 USE_TZ = True
 
-STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_URL = "/static/"  # absolute: the storage adds the request's stage prefix (scheduler_site/static.py)
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "scheduler_site.static.StagePrefixedStaticFilesStorage"},
+}
+# WhiteNoise serves the apps' static files (the admin's) straight from the package: no collectstatic
+# step, no bucket, the same files locally and on Lambda. It indexes the few hundred files at start-up.
+WHITENOISE_USE_FINDERS = True
 
 LOGGING = {
     "version": 1,
@@ -103,6 +129,11 @@ SCHEDULER_RETRY_BASE_SECONDS = env.int("SCHEDULER_RETRY_BASE_SECONDS", default=6
 SCHEDULER_WEBHOOK_URL = env.str("SCHEDULER_WEBHOOK_URL", default="")
 SCHEDULER_WEBHOOK_SECRET = env.str("SCHEDULER_WEBHOOK_SECRET", default="")
 SCHEDULER_WEBHOOK_TIMEOUT_SECONDS = env.float("SCHEDULER_WEBHOOK_TIMEOUT_SECONDS", default=10.0)
+# Finished items (done, failed, cancelled) expire from DynamoDB this many days after they finish, by the
+# table's TTL (0: kept for ever). The SQL rows keep their history regardless.
+SCHEDULER_RETENTION_DAYS = env.int("SCHEDULER_RETENTION_DAYS", default=400)
+# ensure_table turns DynamoDB's deletion protection on (the production stage sets it); it never turns it off.
+SCHEDULER_DELETION_PROTECTION = env.bool("SCHEDULER_DELETION_PROTECTION", default=False)
 # Action name -> dotted path of the callable that performs it. The default handler sends the signed
 # webhook when SCHEDULER_WEBHOOK_URL is set, and otherwise only logs (its outcome says so).
 SCHEDULER_ACTIONS = {

@@ -26,6 +26,7 @@ BATCH_WRITE_SIZE = 25  # DynamoDB's limit for BatchWriteItem (moto accepts more;
 BATCH_GET_SIZE = 100  # DynamoDB's limit for BatchGetItem
 BATCH_WRITERS = 8  # BatchWriteItem requests in flight at once (the client's pool holds at least 10 connections)
 PENDING, RUNNING = "pending", "running"
+EXPIRES_AT = "expires_at"  # the table's TTL attribute: only finished items carry it
 
 
 class StoreError(Exception):
@@ -90,6 +91,12 @@ def from_epoch(seconds):
 
 def to_iso(moment):
     return moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def expiry(now):
+    """Return when a task finished at `now` may leave DynamoDB (epoch seconds), or None to keep it for ever."""
+    days = settings.SCHEDULER_RETENTION_DAYS
+    return to_epoch(now) + days * 86_400 if days > 0 else None
 
 
 def shard_for(task_id, shards):
@@ -161,21 +168,53 @@ class TaskStore:
 
     # --- Schema ---------------------------------------------------------------------------------
     @_translated
-    def ensure_table(self):
-        """Create the table and its sparse due index unless they exist; return True if created."""
-        try:
-            description = self.client.describe_table(TableName=self.table)["Table"]
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] != "ResourceNotFoundException":
-                raise
+    def ensure_table(self, *, deletion_protection=False, expire_finished=True):
+        """Create the table, or bring an existing one up to what the scheduler needs; return what changed.
+
+        The table: keyed by id, with the sparse due index, on-demand billing and point-in-time recovery;
+        TTL on `expires_at` (which finished items carry) when `expire_finished`; deletion protection when
+        asked, never turned off here. Return a list of sentences, empty when nothing had to change.
+        """
+        changes, description = [], self._describe()
+        if description is None:
+            self._create(deletion_protection)
+            changes.append(f"created table {self.table} with its '{DUE_INDEX}' index, on-demand billing"
+                           + (", deletion protection on" if deletion_protection else ""))
         else:
             indexes = {i["IndexName"] for i in description.get("GlobalSecondaryIndexes", [])}
             if DUE_INDEX not in indexes:
                 raise StoreError(f"Table {self.table} exists but has no '{DUE_INDEX}' index; it is not a scheduler table.")
-            return False
+            update = {}
+            if description.get("BillingModeSummary", {}).get("BillingMode") != "PAY_PER_REQUEST":
+                update["BillingMode"] = "PAY_PER_REQUEST"
+                changes.append("switched billing to on-demand")
+            if deletion_protection and not description.get("DeletionProtectionEnabled"):
+                update["DeletionProtectionEnabled"] = True
+                changes.append("turned deletion protection on")
+            if update:  # one call: a table accepts no second update while the first is in progress
+                self.client.update_table(TableName=self.table, **update)
+                self._wait()
+        changes += self._ensure_recovery()
+        if expire_finished:
+            changes += self._ensure_ttl()
+        return changes
+
+    def _describe(self):
+        try:
+            return self.client.describe_table(TableName=self.table)["Table"]
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ResourceNotFoundException":
+                raise
+        return None
+
+    def _wait(self):
+        self.client.get_waiter("table_exists").wait(TableName=self.table, WaiterConfig={"Delay": 1, "MaxAttempts": 120})
+
+    def _create(self, deletion_protection):
         self.client.create_table(
             TableName=self.table,
             BillingMode="PAY_PER_REQUEST",
+            DeletionProtectionEnabled=deletion_protection,
             AttributeDefinitions=[
                 {"AttributeName": "id", "AttributeType": "S"},
                 {"AttributeName": "due_shard", "AttributeType": "S"},
@@ -191,14 +230,35 @@ class TaskStore:
                 "Projection": {"ProjectionType": "KEYS_ONLY"},
             }],
         )
-        self.client.get_waiter("table_exists").wait(TableName=self.table, WaiterConfig={"Delay": 1, "MaxAttempts": 60})
+        self._wait()
+
+    def _ensure_recovery(self):
+        backups = self.client.describe_continuous_backups(TableName=self.table)["ContinuousBackupsDescription"]
+        if backups.get("PointInTimeRecoveryDescription", {}).get("PointInTimeRecoveryStatus") == "ENABLED":
+            return []
         try:
             self.client.update_continuous_backups(
-                TableName=self.table, PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True}
-            )
-        except ClientError:
-            logger.warning("Could not enable point-in-time recovery on %s", self.table, exc_info=True)
-        return True
+                TableName=self.table, PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True})
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ContinuousBackupsUnavailableException":
+                raise
+            # A table just created may not take it for a few minutes; the table itself is usable.
+            raise StoreError(f"Table {self.table} is ready, but point-in-time recovery could not be turned on yet "
+                             f"({exc.response['Error'].get('Message')}); run ensure_table again in a few minutes.") from exc
+        return ["turned point-in-time recovery on"]
+
+    def _ensure_ttl(self):
+        ttl = self.client.describe_time_to_live(TableName=self.table)["TimeToLiveDescription"]
+        status, attribute = ttl.get("TimeToLiveStatus"), ttl.get("AttributeName")
+        if status in ("ENABLED", "ENABLING") and attribute == EXPIRES_AT:
+            return []
+        if status != "DISABLED":
+            raise StoreError(f"Table {self.table} has TTL {status.lower()} on '{attribute}', but the scheduler expires "
+                             f"finished items by '{EXPIRES_AT}'; turn that TTL off (it takes up to an hour), then run "
+                             "ensure_table again.")
+        self.client.update_time_to_live(
+            TableName=self.table, TimeToLiveSpecification={"Enabled": True, "AttributeName": EXPIRES_AT})
+        return [f"turned TTL on for '{EXPIRES_AT}' (finished items expire)"]
 
     # --- Editors' side: definitions -------------------------------------------------------------
     def _new_item(self, task):
@@ -223,10 +283,10 @@ class TaskStore:
                 TableName=self.table,
                 Key=to_item({"id": key}),
                 UpdateExpression="SET " + ", ".join(f"#{a} = :{a}" for a in definition)
-                + ", #attempts = if_not_exists(#attempts, :attempts) REMOVE #completed_at",
+                + ", #attempts = if_not_exists(#attempts, :attempts) REMOVE #completed_at, #expires_at",
                 # A newer version may also bring back a cancelled task (never run): an import reviving a licence.
                 ConditionExpression="attribute_not_exists(#id) OR (#version < :version AND #status IN (:status, :cancelled))",
-                ExpressionAttributeNames={f"#{a}": a for a in [*definition, "id", "attempts", "completed_at"]},
+                ExpressionAttributeNames={f"#{a}": a for a in [*definition, "id", "attempts", "completed_at", EXPIRES_AT]},
                 ExpressionAttributeValues=to_item({**{f":{a}": v for a, v in definition.items()}, ":attempts": attempts,
                                                    ":cancelled": "cancelled"}),
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
@@ -364,16 +424,17 @@ class TaskStore:
 
         Raise Conflict if the worker got there first (running or finished).
         """
+        sets = {"status": "cancelled", "version": version, "completed_at": to_iso(now), "outcome": reason}
+        if expiry(now):
+            sets[EXPIRES_AT] = expiry(now)
         try:
             self.client.update_item(
                 TableName=self.table,
                 Key=to_item({"id": str(task_id)}),
-                UpdateExpression="SET #status = :cancelled, #version = :version, #completed_at = :now, #outcome = :reason "
-                                 "REMOVE #due_shard",
+                UpdateExpression="SET " + ", ".join(f"#{a} = :{a}" for a in sets) + " REMOVE #due_shard",
                 ConditionExpression="#status = :pending",
-                ExpressionAttributeNames={f"#{a}": a for a in ("status", "version", "completed_at", "outcome", "due_shard")},
-                ExpressionAttributeValues=to_item({":cancelled": "cancelled", ":version": version, ":reason": reason,
-                                                   ":now": to_iso(now), ":pending": PENDING}),
+                ExpressionAttributeNames={f"#{a}": a for a in [*sets, "due_shard"]},
+                ExpressionAttributeValues=to_item({**{f":{a}": v for a, v in sets.items()}, ":pending": PENDING}),
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as exc:
@@ -398,10 +459,10 @@ class TaskStore:
                 TableName=self.table,
                 Key=to_item({"id": str(task_id)}),
                 UpdateExpression="SET #status = :pending, #version = :version, #due_at = :due, #due_shard = :shard, "
-                                 "#attempt_limit = #attempts + :more REMOVE #completed_at, #lease_until",
+                                 "#attempt_limit = #attempts + :more REMOVE #completed_at, #lease_until, #expires_at",
                 ConditionExpression="#status = :failed",
                 ExpressionAttributeNames={f"#{a}": a for a in ("status", "version", "due_at", "due_shard", "attempts",
-                                                               "attempt_limit", "completed_at", "lease_until")},
+                                                               "attempt_limit", "completed_at", "lease_until", EXPIRES_AT)},
                 ExpressionAttributeValues=to_item({":pending": PENDING, ":version": version, ":due": now_epoch(now),
                                                    ":more": more_attempts,
                                                    ":shard": shard_for(task_id, self.shards), ":failed": "failed"}),
@@ -460,6 +521,8 @@ class TaskStore:
             sets["due_at"] = to_epoch(retry_at)
         else:
             sets["completed_at"] = to_iso(now)
+            if expiry(now):
+                sets[EXPIRES_AT] = expiry(now)  # the table's TTL removes the item once it has been kept long enough
             removes.append("due_shard")  # finished items leave the sparse due index
         names = {f"#{a}": a for a in [*sets, *removes]}
         try:

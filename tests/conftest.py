@@ -60,6 +60,13 @@ def store(request, settings):
     store_module._stores.clear()
 
 
+def ttl_on_another_attribute(store, attribute="ttl"):
+    """Give the table a TTL on another attribute than the scheduler's, as someone's earlier setup might have."""
+    for enabled, name in ((False, "expires_at"), (True, attribute)):
+        store.client.update_time_to_live(TableName=store.table,
+                                         TimeToLiveSpecification={"Enabled": enabled, "AttributeName": name})
+
+
 @pytest.fixture
 def make_task(db, django_capture_on_commit_callbacks):
     """Create a task through the real commit path (the save hook pushes it); overrides set fields."""

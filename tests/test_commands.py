@@ -8,17 +8,25 @@ from django.utils import timezone
 
 from tasks.models import ScheduledTask
 from worker.engine import run_tick
-from tests.conftest import SAMPLE_DATA
+from tests.conftest import SAMPLE_DATA, ttl_on_another_attribute
 
 
-def test_ensure_table_says_what_it_did(store, settings):
+def test_ensure_table_says_what_it_changed(store, settings):
     out = StringIO()
     call_command("ensure_table", stdout=out)
-    assert out.getvalue().strip() == f"Table {store.table} already exists."
-    settings.SCHEDULER_TABLE = "another-table"
+    assert out.getvalue().strip() == f"Table {store.table}: already as required, nothing changed."
+    settings.SCHEDULER_TABLE, settings.SCHEDULER_DELETION_PROTECTION = "another-table", True
     out = StringIO()
     call_command("ensure_table", stdout=out)
-    assert out.getvalue().strip() == "Table another-table created."
+    assert out.getvalue().strip() == (
+        "Table another-table: created table another-table with its 'due' index, on-demand billing, deletion "
+        "protection on; turned point-in-time recovery on; turned TTL on for 'expires_at' (finished items expire).")
+
+
+def test_ensure_table_fails_with_the_reason(store):
+    ttl_on_another_attribute(store)
+    with pytest.raises(CommandError, match="TTL enabled on 'ttl'"):
+        call_command("ensure_table", stdout=StringIO())
 
 
 @pytest.mark.django_db(transaction=True)  # the push runs after the import's own commit, as in real use

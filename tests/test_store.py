@@ -5,6 +5,7 @@ from decimal import Decimal
 import pytest
 
 from tasks.store import Conflict, StoreError, TaskStore, from_dynamo, to_dynamo, to_epoch
+from tests.conftest import ttl_on_another_attribute
 
 NOW = datetime(2027, 3, 1, 9, 0, tzinfo=timezone.utc)
 
@@ -22,7 +23,79 @@ def test_ensure_table_builds_a_keys_only_due_index_once(store):
     assert index["IndexName"] == "due"
     assert [k["AttributeName"] for k in index["KeySchema"]] == ["due_shard", "due_at"]
     assert index["Projection"]["ProjectionType"] == "KEYS_ONLY"
-    assert store.ensure_table() is False
+    assert store.ensure_table() == []
+
+
+def test_ensure_table_makes_a_table_fit_for_production_and_a_second_run_changes_nothing(settings):
+    table = TaskStore(table=f"prod-{uuid.uuid4().hex[:8]}")
+    changes = table.ensure_table(deletion_protection=True)
+    assert changes == [f"created table {table.table} with its 'due' index, on-demand billing, deletion protection on",
+                       "turned point-in-time recovery on", "turned TTL on for 'expires_at' (finished items expire)"]
+    description = table.client.describe_table(TableName=table.table)["Table"]
+    assert description["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
+    assert description["DeletionProtectionEnabled"] is True
+    backups = table.client.describe_continuous_backups(TableName=table.table)["ContinuousBackupsDescription"]
+    assert backups["PointInTimeRecoveryDescription"]["PointInTimeRecoveryStatus"] == "ENABLED"
+    ttl = table.client.describe_time_to_live(TableName=table.table)["TimeToLiveDescription"]
+    assert ttl == {"TimeToLiveStatus": "ENABLED", "AttributeName": "expires_at"}
+    assert table.ensure_table(deletion_protection=True) == []
+    assert table.ensure_table(deletion_protection=False) == []  # never turned off
+    assert table.client.describe_table(TableName=table.table)["Table"]["DeletionProtectionEnabled"] is True
+
+
+def test_ensure_table_brings_an_older_table_up_to_date(store):
+    store.client.update_table(TableName=store.table, BillingMode="PROVISIONED", ProvisionedThroughput={
+        "ReadCapacityUnits": 5, "WriteCapacityUnits": 5})
+    store.client.update_time_to_live(TableName=store.table,
+                                     TimeToLiveSpecification={"Enabled": False, "AttributeName": "expires_at"})
+    store.client.update_continuous_backups(TableName=store.table,
+                                           PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": False})
+    assert store.ensure_table(deletion_protection=True) == [
+        "switched billing to on-demand", "turned deletion protection on", "turned point-in-time recovery on",
+        "turned TTL on for 'expires_at' (finished items expire)"]
+
+
+def test_ensure_table_refuses_a_ttl_on_another_attribute(store):
+    ttl_on_another_attribute(store)
+    with pytest.raises(StoreError, match="TTL enabled on 'ttl', but the scheduler expires finished items by 'expires_at'"):
+        store.ensure_table()
+
+
+def test_ensure_table_refuses_a_table_without_the_due_index(store):
+    store.client.create_table(TableName="plain", BillingMode="PAY_PER_REQUEST",
+                              AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+                              KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}])
+    with pytest.raises(StoreError, match="exists but has no 'due' index"):
+        TaskStore(table="plain").ensure_table()
+
+
+def test_finished_and_cancelled_items_expire_after_the_retention_and_live_ones_never(store, settings):
+    done, retried, cancelled, failed = (definition() for _ in range(4))
+    for task in (done, retried, cancelled, failed):
+        store.push(task)
+    store.finish(store.claim(done["id"], NOW, 300), status="done", now=NOW, outcome="ok")
+    store.finish(store.claim(retried["id"], NOW, 300), status="pending", now=NOW, error="503",
+                 retry_at=NOW + timedelta(minutes=1))
+    store.cancel(cancelled["id"], version=2, now=NOW)
+    store.finish(store.claim(failed["id"], NOW, 300), status="failed", now=NOW, error="400")
+    in_400_days = to_epoch(NOW) + 400 * 86_400
+    assert store.get(done["id"])["expires_at"] == in_400_days
+    assert store.get(cancelled["id"])["expires_at"] == in_400_days
+    assert "expires_at" not in store.get(retried["id"])
+    # An editor's retry, or an import bringing a cancelled task back, makes it live again: no expiry.
+    store.retry(failed["id"], version=2, now=NOW, more_attempts=8)
+    assert "expires_at" not in store.get(failed["id"])
+    store.push({**cancelled, "version": 3})
+    assert "expires_at" not in store.get(cancelled["id"])
+
+
+def test_with_retention_0_finished_items_are_kept_for_ever(store, settings):
+    settings.SCHEDULER_RETENTION_DAYS = 0
+    task = definition()
+    store.push(task)
+    store.finish(store.claim(task["id"], NOW, 300), status="done", now=NOW, outcome="ok")
+    store.cancel(definition()["id"], version=2, now=NOW)  # no such item: nothing to do
+    assert "expires_at" not in store.get(task["id"])
 
 
 def test_push_writes_the_definition_with_due_shard_and_utc_times(store):

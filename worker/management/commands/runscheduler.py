@@ -39,7 +39,7 @@ class Command(BaseCommand):
             dynamodb = f"embedded at {url} (kept in memory: emptied on restart, refilled from the database)"
             importing = f"DYNAMODB_ENDPOINT_URL={url} .venv/bin/python manage.py import_tasks FILE"
         try:
-            get_store().ensure_table()
+            get_store().ensure_table(expire_finished=settings.SCHEDULER_RETENTION_DAYS > 0)
             counts = reconcile()  # the embedded DynamoDB starts empty: every live task goes back
             synced, errors = counts["pushed"], counts["errors"]
         except StoreError as exc:
@@ -54,7 +54,7 @@ class Command(BaseCommand):
                   else "log only (set SCHEDULER_WEBHOOK_URL to send webhooks)")
         addrport = options["addrport"]
         self.stdout.write(self.style.SUCCESS("Slow scheduler is running."))
-        self.stdout.write(f"  Admin:     http://{addrport}/admin/  {login}")
+        self.stdout.write(f"  Admin:     http://{addrport}/{settings.ADMIN_PATH}  {login}")
         self.stdout.write(f"  DynamoDB:  {dynamodb}; table {settings.SCHEDULER_TABLE}; "
                           f"{synced} live task(s) pushed{f', {errors} failed' if errors else ''}")
         self.stdout.write(f"  Worker:    ticking every {interval} s; {sender}")
