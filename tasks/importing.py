@@ -26,9 +26,10 @@ KEPT_LINES_SHOWN = 10
 class ImportFailed(Exception):
     """The file has errors and nothing was written; `errors` holds the first of them, `count` how many."""
 
-    def __init__(self, errors, count=None):
+    def __init__(self, errors, count=None, details=()):
         super().__init__("\n".join(errors))
         self.errors, self.count = errors, count if count is not None else len(errors)
+        self.details = list(details)  # (line, column, message) of the first errors, where known
 
 
 @dataclass
@@ -141,7 +142,7 @@ def import_source(source, *, reading, now=None, user=None, dry_run=False, skip_i
                 _mark_missing_licences(seen, result)
             result.invalid, result.errors, result.error_count = errors.rows, errors.messages, errors.count
             if errors.count and not skip_invalid:
-                raise ImportFailed(errors.messages, errors.count)
+                raise ImportFailed(errors.messages, errors.count, errors.details)
             result.seconds_sql = time.perf_counter() - started
             if dry_run:
                 transaction.set_rollback(True)

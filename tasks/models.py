@@ -21,13 +21,39 @@ def validate_action(value):
         )
 
 
-def validate_payload(value):
-    if not isinstance(value, dict):
-        raise ValidationError("Payload must be a JSON object, such as {\"territory\": \"GB\"}.")
+def text_problem(value):
+    """Return why a text cannot be stored (a NUL character, or half of a UTF-16 pair), or None if it can."""
+    if "\x00" in value:
+        return "contains a NUL character (\\u0000), which databases do not store"
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return "contains an unpaired surrogate (half of a UTF-16 character), which is not valid Unicode"
+    return None
+
+
+def payload_problem(value):
+    """Return why a JSON value cannot be a payload's content (NaN, a text that cannot be stored), or None."""
     try:
         json.dumps(value, allow_nan=False)
     except ValueError:
-        raise ValidationError("Payload must not contain NaN or Infinity (JSON has no such numbers).") from None
+        return "contains NaN or Infinity, which JSON has no numbers for"
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        texts = [item] if isinstance(item, str) else list(item) if isinstance(item, dict) else []
+        pending.extend(item.values() if isinstance(item, dict) else item if isinstance(item, list) else [])
+        for text in texts:
+            if (problem := text_problem(text)) is not None:
+                return problem
+    return None
+
+
+def validate_payload(value):
+    if not isinstance(value, dict):
+        raise ValidationError("Payload must be a JSON object, such as {\"territory\": \"GB\"}.")
+    if (problem := payload_problem(value)) is not None:
+        raise ValidationError("Payload %(problem)s.", params={"problem": problem})
 
 
 class ScheduledTaskQuerySet(models.QuerySet):

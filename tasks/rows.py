@@ -8,7 +8,7 @@ from datetime import datetime
 
 from django.conf import settings
 
-from tasks.models import registered_actions
+from tasks.models import payload_problem, registered_actions, text_problem
 from tasks.times import BadTime, parse_time, zone_named
 
 MAX_PAYLOAD_BYTES = 64 * 1024
@@ -46,7 +46,7 @@ class Errors:
     """Collect 'line N: column: message' errors, keeping the first `shown` of them and a count."""
 
     def __init__(self, shown=50):
-        self.shown, self.messages, self.count, self.rows, self._last_line = shown, [], 0, 0, None
+        self.shown, self.messages, self.details, self.count, self.rows, self._last_line = shown, [], [], 0, 0, None
 
     def add(self, line, column, message):
         self.count += 1
@@ -54,6 +54,7 @@ class Errors:
             self.rows, self._last_line = self.rows + 1, line
         if len(self.messages) < self.shown:
             self.messages.append(f"line {line}: {column}: {message}" if column else f"line {line}: {message}")
+            self.details.append((line, column, message))  # the same, for callers that name fields (the API)
 
 
 @dataclass
@@ -122,7 +123,8 @@ def window_rows(line, record, reading, errors):
     withdraw_at = reading.time(record, "withdraw_at", errors, line, zone) if record.get("withdraw_at") else None
     if publish_at and withdraw_at and withdraw_at <= publish_at:
         errors.add(line, "withdraw_at", f"{record['withdraw_at']} is not after publish_at {record['publish_at']}")
-    extra = {k: v for k, v in record.items() if k not in WINDOW_COLUMNS + WINDOW_OPTIONAL and v}
+    # An empty cell is no value; a JSON record's false or 0 is one.
+    extra = {k: v for k, v in record.items() if k not in WINDOW_COLUMNS + WINDOW_OPTIONAL and v not in ("", None)}
     payload = _payload({"licence_id": licence_id, **extra}, line, errors)
     if licence_id and len(f"licence:{licence_id}:withdraw") > MAX_KEY_LENGTH:
         errors.add(line, "licence_id", f"longer than {MAX_KEY_LENGTH - 18} characters")
@@ -167,11 +169,17 @@ def _text(record, column, line, errors):
     if not isinstance(value, str):
         errors.add(line, column, f"must be text, not {type(value).__name__}")
         return ""
+    if (problem := text_problem(value)) is not None:
+        errors.add(line, column, problem)
+        return ""
     return value.strip()
 
 
 def _content_id(record, line, errors):
+    found = errors.count
     content_id = _text(record, "content_id", line, errors)
+    if errors.count > found:
+        return content_id
     if not content_id:
         errors.add(line, "content_id", "is empty")
     elif len(content_id) > 255:
@@ -204,10 +212,9 @@ def _payload(value, line, errors):
             return _bad(errors, line, "payload", f"not valid JSON ({exc})")
     if not isinstance(value, dict):
         return _bad(errors, line, "payload", f"must be a JSON object, not {type(value).__name__}")
-    try:
-        size = len(json.dumps(value, allow_nan=False).encode())
-    except ValueError:
-        return _bad(errors, line, "payload", "contains NaN or Infinity, which JSON has no numbers for")
+    if (problem := payload_problem(value)) is not None:
+        return _bad(errors, line, "payload", problem)
+    size = len(json.dumps(value).encode())
     if size > MAX_PAYLOAD_BYTES:
         return _bad(errors, line, "payload", f"larger than {MAX_PAYLOAD_BYTES // 1024} KB")
     return value

@@ -63,3 +63,11 @@ def localize(naive, zone):
 
 def _offset(moment):
     return moment.isoformat(timespec="minutes")
+
+
+def has_offset(text):
+    """Tell whether an ISO 8601 time names its offset (or Z); an unreadable one counts as having one (the parser says why)."""
+    try:
+        return datetime.fromisoformat(text.strip()).tzinfo is not None
+    except ValueError:
+        return True

@@ -75,3 +75,35 @@ def test_run_worker_once_performs_what_is_due(make_task):
     assert json.loads(out.getvalue())["done"] == 1
     task.refresh_from_db()
     assert task.status == "done"
+
+
+def test_create_api_token_makes_a_service_account_whose_token_works_with_its_permissions_only(db):
+    from rest_framework.test import APIClient
+
+    out, err = StringIO(), StringIO()
+    call_command("create_api_token", "cms", "--permissions", "view,add", stdout=out, stderr=err)
+    token = out.getvalue().strip()
+    assert "service account cms (permissions: view, add)" in err.getvalue()
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    assert client.get("/api/v1/tasks/").status_code == 200
+    assert client.delete("/api/v1/tasks/00000000-0000-0000-0000-000000000000/").status_code == 403
+    again = StringIO()
+    call_command("create_api_token", "cms", "--permissions", "view", stdout=again, stderr=StringIO())
+    assert again.getvalue().strip() == token  # the same account, the same token, fewer permissions
+    rotated = StringIO()
+    call_command("create_api_token", "cms", "--rotate", stdout=rotated, stderr=StringIO())
+    assert rotated.getvalue().strip() != token
+    assert client.get("/api/v1/tasks/").status_code == 401
+
+
+def test_create_api_token_refuses_an_unknown_permission(db):
+    with pytest.raises(CommandError, match="unknown permission.s. delete; choose from view, add, change, cancel, run"):
+        call_command("create_api_token", "cms", "--permissions", "view,delete", stdout=StringIO(), stderr=StringIO())
+
+
+def test_create_api_token_never_turns_a_persons_account_into_a_service_account(db, django_user_model):
+    django_user_model.objects.create_superuser("admin", "admin@example.com", "a-real-password-1")
+    with pytest.raises(CommandError, match="admin is a person's account"):
+        call_command("create_api_token", "admin", stdout=StringIO(), stderr=StringIO())
+    assert django_user_model.objects.get(username="admin").is_superuser

@@ -352,3 +352,15 @@ def test_export_to_standard_output_filters_by_status(run_import):
                                            "payload": {}, "key": ScheduledTask.objects.get(content_id="film-2").key,
                                            "status": "failed"}]
     assert err.getvalue() == "1 tasks exported.\n"
+
+
+def test_text_a_database_cannot_store_is_an_error_naming_the_row(run_import, write):
+    # PostgreSQL refuses NUL in text and JSON, and no database takes half a UTF-16 pair: found by the API's fuzzing.
+    lines = [{"content_id": "film\u00001", "action": "publish", "due_at": "2027-03-01T09:00:00Z"},
+             {"content_id": "film-2", "action": "publish", "due_at": "2027-03-01T09:00:00Z", "payload": {"t": "a\u0000b"}},
+             {"content_id": "film-3", "action": "publish", "due_at": "2027-03-01T09:00:00Z", "payload": {"t": "\ud800"}}]
+    path = write("\n".join(json.dumps(line) for line in lines) + "\n", name="tasks.jsonl")
+    message = failure(run_import, path)
+    assert "line 1: content_id: contains a NUL character (\\u0000), which databases do not store" in message
+    assert "line 2: payload: contains a NUL character" in message
+    assert "line 3: payload: contains an unpaired surrogate (half of a UTF-16 character)" in message

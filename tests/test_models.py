@@ -35,3 +35,13 @@ def test_a_change_takes_the_next_version_after_the_committed_one(make_task):
     ScheduledTask.objects.filter(pk=task.pk).update(version=5)  # another editor saved meanwhile
     stale.record_change(current_version=ScheduledTask.objects.current_version(task.pk))
     assert stale.version == 6 and stale.sync_state == "pending"
+
+
+@pytest.mark.parametrize("payload, message", [
+    ({"note": "a\x00b"}, "contains a NUL character"),
+    ({"k\ud800": 1}, "contains an unpaired surrogate"),
+    ({"n": float("nan")}, "contains NaN or Infinity"),
+])
+def test_a_payload_the_databases_cannot_store_is_refused_by_the_models_validator(payload, message):
+    with pytest.raises(ValidationError, match=message):
+        validate_payload(payload)
