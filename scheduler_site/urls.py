@@ -3,7 +3,7 @@ from django.conf import settings
 from django.contrib import admin
 from django.http import JsonResponse
 from django.urls import include, path, reverse_lazy
-from django.views.defaults import page_not_found
+from django.views import defaults
 from django.views.generic import RedirectView
 
 admin.site.site_header = "Slow scheduler"
@@ -17,11 +17,28 @@ urlpatterns = [
 ]
 
 
+def _api(request):
+    return request.path_info.startswith("/api/")
+
+
+def bad_request(request, exception):
+    """A 400 Django itself answers (a body over DATA_UPLOAD_MAX_MEMORY_SIZE, say): JSON under /api/."""
+    if _api(request):
+        return JsonResponse({"detail": f"Bad request: {exception}"}, status=400)
+    return defaults.bad_request(request, exception)
+
+
 def not_found(request, exception):
     """A 404 in the API's own shape (JSON) under /api/; the usual page elsewhere."""
-    if request.path_info.startswith("/api/"):
+    if _api(request):
         return JsonResponse({"detail": "Not found."}, status=404)
-    return page_not_found(request, exception)
+    return defaults.page_not_found(request, exception)
 
 
-handler404 = not_found
+def server_error(request):
+    if _api(request):
+        return JsonResponse({"detail": "Server error; it has been logged."}, status=500)
+    return defaults.server_error(request)
+
+
+handler400, handler404, handler500 = bad_request, not_found, server_error

@@ -40,8 +40,8 @@ def status_report(*, now, max_late=timedelta(minutes=5)):
     """Return the scheduler's state for operators, with `problems`: empty when healthy.
 
     Unhealthy: DynamoDB unreadable, no tick for more than 5 minutes, a task due more than `max_late`
-    ago and not yet performed (read from the due index, which the worker follows), or rows that never
-    reached DynamoDB (sync errors: they cannot run).
+    ago and not yet performed (read from the due index, which the worker follows), or rows whose latest
+    change has not reached DynamoDB (sync errors).
     """
     counts = dict(ScheduledTask.objects.values_list("status").annotate(n=Count("pk")).order_by())
     report = {"now": now, "statuses": {s: counts.get(s, 0) for s in ScheduledTask.Status.values},
@@ -73,8 +73,8 @@ def status_report(*, now, max_late=timedelta(minutes=5)):
     if oldest and now - report["oldest_overdue"]["due_since"] > max_late:
         problems.append(f"{len(due)} task(s) overdue; the oldest has waited {_minutes(now - report['oldest_overdue']['due_since'])}")
     if report["sync_errors"]:
-        problems.append(f"{report['sync_errors']} task(s) not in DynamoDB (sync errors): they cannot run until "
-                        "`manage.py reconcile` pushes them")
+        problems.append(f"{report['sync_errors']} task(s) with sync errors: their latest change has not reached "
+                        "DynamoDB (see each row's sync error; `manage.py reconcile` retries)")
     return report
 
 

@@ -1,6 +1,7 @@
 """The editors' record of what to do and when: ScheduledTask and its QuerySet (no I/O here)."""
 import json
 import uuid
+from decimal import Decimal
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -32,20 +33,52 @@ def text_problem(value):
     return None
 
 
+# DynamoDB's documented limits: numbers of at most 38 significant digits between 1e-130 and 1e126 in
+# magnitude, and attributes nested at most 32 deep (the payload is one level of its item).
+MAX_PAYLOAD_DEPTH = 31
+NUMBER_DIGITS, NUMBER_EXPONENTS = 38, range(-130, 126)
+
+
 def payload_problem(value):
-    """Return why a JSON value cannot be a payload's content (NaN, a text that cannot be stored), or None."""
+    """Return why a JSON value cannot be a payload's content (NaN, a number or nesting DynamoDB refuses, a text
+    that cannot be stored), or None."""
     try:
         json.dumps(value, allow_nan=False)
     except ValueError:
         return "contains NaN or Infinity, which JSON has no numbers for"
-    pending = [value]
+    except RecursionError:
+        return f"is nested deeper than {MAX_PAYLOAD_DEPTH} levels, which DynamoDB does not store"
+    pending = [(value, 0)]
     while pending:
-        item = pending.pop()
-        texts = [item] if isinstance(item, str) else list(item) if isinstance(item, dict) else []
-        pending.extend(item.values() if isinstance(item, dict) else item if isinstance(item, list) else [])
+        item, depth = pending.pop()
+        if depth > MAX_PAYLOAD_DEPTH:
+            return f"is nested deeper than {MAX_PAYLOAD_DEPTH} levels, which DynamoDB does not store"
+        if isinstance(item, dict):
+            pending.extend((v, depth + 1) for v in item.values())
+            texts = list(item)
+        elif isinstance(item, list):
+            pending.extend((v, depth + 1) for v in item)
+            texts = []
+        else:
+            texts = [item] if isinstance(item, str) else []
+            if (problem := number_problem(item)) is not None:
+                return problem
         for text in texts:
             if (problem := text_problem(text)) is not None:
                 return problem
+    return None
+
+
+def number_problem(value):
+    """Return why a number cannot be stored in DynamoDB (too many digits, too large or too small), or None."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value == 0:
+        return None
+    number = Decimal(value) if isinstance(value, int) else Decimal(repr(value))
+    significant = "".join(map(str, number.as_tuple().digits)).rstrip("0")  # exact: no rounding context
+    if len(significant) > NUMBER_DIGITS:
+        return f"has a number of more than {NUMBER_DIGITS} digits, which DynamoDB does not store: {value}"
+    if number.copy_abs().adjusted() not in NUMBER_EXPONENTS:
+        return f"has a number out of DynamoDB's range (1e-130 to 1e126 in size): {value}"
     return None
 
 

@@ -8,7 +8,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from decimal import Decimal
+from decimal import Decimal, DecimalException
 from urllib.parse import urlsplit
 
 import boto3
@@ -68,7 +68,11 @@ def from_dynamo(value):
 
 
 def to_item(attrs):
-    return {k: _serializer.serialize(to_dynamo(v)) for k, v in attrs.items()}
+    try:
+        return {k: _serializer.serialize(to_dynamo(v)) for k, v in attrs.items()}
+    except (DecimalException, TypeError) as exc:  # a number beyond DynamoDB's 38 digits, say: the checks let it by
+        raise StoreError(f"DynamoDB cannot hold a value of item {attrs.get('id', '?')}: {type(exc).__name__} "
+                         "(a number with more than 38 digits, or out of range)") from exc
 
 
 def from_item(item):
@@ -194,10 +198,9 @@ class TaskStore:
             if update:  # one call: a table accepts no second update while the first is in progress
                 self.client.update_table(TableName=self.table, **update)
                 self._wait()
-        changes += self._ensure_recovery()
         if expire_finished:
             changes += self._ensure_ttl()
-        return changes
+        return changes + self._ensure_recovery()  # last: a new table may refuse it for a few minutes
 
     def _describe(self):
         try:
@@ -252,6 +255,9 @@ class TaskStore:
         status, attribute = ttl.get("TimeToLiveStatus"), ttl.get("AttributeName")
         if status in ("ENABLED", "ENABLING") and attribute == EXPIRES_AT:
             return []
+        if status == "DISABLING" and attribute == EXPIRES_AT:
+            raise StoreError(f"TTL on '{EXPIRES_AT}' of table {self.table} is being turned off (it takes up to an hour); "
+                             "run ensure_table again once it is off.")
         if status != "DISABLED":
             raise StoreError(f"Table {self.table} has TTL {status.lower()} on '{attribute}', but the scheduler expires "
                              f"finished items by '{EXPIRES_AT}'; turn that TTL off (it takes up to an hour), then run "

@@ -121,7 +121,7 @@ def _editor_move(tasks, *, verb, expected, change, row, user):
         if not _dynamodb_first(verb, task, counts, lambda: change(task, version)):
             continue
         ScheduledTask.objects.filter(pk=task.pk).update(
-            **row, version=version, updated_by=user,
+            **row, version=version, updated_by=user, updated_at=timezone.now(),  # update() skips auto_now
             sync_state=ScheduledTask.SyncState.SYNCED, synced_version=version, sync_error="")
         counts[verb] += 1
     return counts
@@ -209,7 +209,9 @@ def delete_task(task_id):
 def mirror_outcome(item):
     """Copy the execution state of a DynamoDB item onto its row; return the number of rows updated."""
     completed = item.get("completed_at")
+    # updated_at moves too: a client listing "newest change first" sees outcomes (update() skips auto_now).
     return ScheduledTask.objects.filter(pk=item["id"]).update(
+        updated_at=timezone.now(),
         status=item["status"],
         attempts=item.get("attempts", 0),
         last_error=item.get("last_error", ""),

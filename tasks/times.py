@@ -4,6 +4,10 @@ from datetime import datetime, timezone
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 SLASH_DATE = re.compile(r"^\s*\d{1,4}[/.]\d{1,2}[/.]\d{1,4}")
+# Times the scheduler takes: later years would break date arithmetic (the admin's year links) and
+# earlier ones are typing errors.
+FIRST_YEAR, LAST_YEAR = 1970, 9998
+RANGE_TEXT = f"give a time from {FIRST_YEAR} to {LAST_YEAR}"
 
 
 class BadTime(ValueError):
@@ -42,14 +46,26 @@ def parse_time(text, *, zone, date_format=None):
             raise BadTime(f"{text!r} is not an ISO 8601 time such as 2027-03-01T09:00:00+01:00 "
                           "or 2027-03-01 09:00") from None
     if moment.tzinfo is not None:
-        return moment.astimezone(timezone.utc)
+        try:
+            return in_range(moment.astimezone(timezone.utc))
+        except OverflowError:
+            raise BadTime(f"{text!r} is out of range: {RANGE_TEXT}") from None
     return localize(moment, zone)
+
+
+def in_range(moment):
+    """Return `moment` if its year is one the scheduler takes; raise BadTime otherwise."""
+    if not FIRST_YEAR <= moment.year <= LAST_YEAR:
+        raise BadTime(f"{moment:%Y-%m-%d %H:%M} UTC is out of range: {RANGE_TEXT}")
+    return moment
 
 
 def localize(naive, zone):
     """Return the UTC instant of a wall-clock time in `zone`, with that date's offset; raise BadTime in a DST gap or overlap."""
     zone = zone_named(zone) if isinstance(zone, str) else zone
     early, late = naive.replace(tzinfo=zone, fold=0), naive.replace(tzinfo=zone, fold=1)
+    if not FIRST_YEAR <= naive.year <= LAST_YEAR:
+        raise BadTime(f"{naive:%Y-%m-%d %H:%M} is out of range: {RANGE_TEXT}")
     if early.utcoffset() == late.utcoffset():
         return early.astimezone(timezone.utc)
     wall = f"{naive:%Y-%m-%d %H:%M} in {zone.key}"

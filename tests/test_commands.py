@@ -20,7 +20,7 @@ def test_ensure_table_says_what_it_changed(store, settings):
     call_command("ensure_table", stdout=out)
     assert out.getvalue().strip() == (
         "Table another-table: created table another-table with its 'due' index, on-demand billing, deletion "
-        "protection on; turned point-in-time recovery on; turned TTL on for 'expires_at' (finished items expire).")
+        "protection on; turned TTL on for 'expires_at' (finished items expire); turned point-in-time recovery on.")
 
 
 def test_ensure_table_fails_with_the_reason(store):

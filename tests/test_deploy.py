@@ -23,13 +23,21 @@ def stage(name):
     return {**stage(parent), **config} if parent else config
 
 
-def dynamodb_calls():
-    """Return the IAM action of every DynamoDB call the gateway makes, from its source."""
+SCHEMA_METHODS = {"ensure_table", "_describe", "_wait", "_create", "_ensure_recovery", "_ensure_ttl"}
+
+
+def dynamodb_calls(schema):
+    """Return the IAM action of every DynamoDB call the gateway makes, from its source: those of
+    ensure_table (`schema`), or those of everything else (what the Lambda does at run time)."""
     calls = set()
-    for node in ast.walk(ast.parse((ROOT / "tasks" / "store.py").read_text())):
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and isinstance(node.func.value, ast.Attribute) \
-                and node.func.value.attr == "client":
-            calls.add("DescribeTable" if node.func.attr == "get_waiter" else node.func.attr.title().replace("_", ""))
+    tree = ast.parse((ROOT / "tasks" / "store.py").read_text())
+    for function in ast.walk(tree):
+        if not isinstance(function, ast.FunctionDef) or (function.name in SCHEMA_METHODS) != schema:
+            continue
+        for node in ast.walk(function):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
+                    and isinstance(node.func.value, ast.Attribute) and node.func.value.attr == "client":
+                calls.add("DescribeTable" if node.func.attr == "get_waiter" else node.func.attr.title().replace("_", ""))
     return {f"dynamodb:{c}" for c in calls}
 
 
@@ -68,7 +76,7 @@ def test_the_stage_environment_holds_no_secret(name):
 
 
 @pytest.mark.parametrize("name", STAGES)
-def test_the_iam_policy_allows_only_the_stage_table_its_index_and_the_calls_the_code_makes(name):
+def test_the_lambdas_policy_allows_only_the_stage_table_its_index_and_the_calls_the_code_makes_at_run_time(name):
     config = stage(name)
     policy = json.loads((ROOT / config["attach_policy"]).read_text())
     table = f"arn:aws:dynamodb:{config['aws_region']}:*:table/{config['environment_variables']['SCHEDULER_TABLE']}"
@@ -85,13 +93,23 @@ def test_the_iam_policy_allows_only_the_stage_table_its_index_and_the_calls_the_
         dynamodb_actions |= set(statement["Action"])
         expected = [f"{table}/index/due"] if statement["Action"] == ["dynamodb:Query"] else [table]
         assert statement["Resource"] == expected, statement["Sid"]
-    assert dynamodb_actions == dynamodb_calls()
+    # Not CreateTable, UpdateTable, TTL or backups: the public app could otherwise turn recovery off.
+    assert dynamodb_actions == dynamodb_calls(schema=False)
 
 
-def test_the_call_list_is_read_from_the_gateway():
-    calls = dynamodb_calls()
-    assert {"dynamodb:UpdateItem", "dynamodb:Query", "dynamodb:BatchWriteItem", "dynamodb:DescribeTable"} <= calls
-    assert "dynamodb:DeleteTable" not in calls
+def test_the_operators_policy_for_ensure_table_allows_its_calls_on_the_stage_tables_only():
+    (statement,) = json.loads((ROOT / "scheduler_site" / "iam" / "ensure-table.json").read_text())["Statement"]
+    assert set(statement["Action"]) == dynamodb_calls(schema=True)
+    assert "dynamodb:DeleteTable" not in statement["Action"]
+    assert statement["Resource"] == [
+        f"arn:aws:dynamodb:{stage(n)['aws_region']}:*:table/{stage(n)['environment_variables']['SCHEDULER_TABLE']}"
+        for n in STAGES]
+
+
+def test_the_call_lists_are_read_from_the_gateway():
+    assert {"dynamodb:UpdateItem", "dynamodb:Query", "dynamodb:BatchWriteItem"} <= dynamodb_calls(schema=False)
+    assert {"dynamodb:CreateTable", "dynamodb:UpdateTimeToLive", "dynamodb:DescribeTable"} <= dynamodb_calls(schema=True)
+    assert not dynamodb_calls(schema=False) & dynamodb_calls(schema=True)
 
 
 # --- No secret in a committed settings file -------------------------------------------------------

@@ -65,7 +65,7 @@ def test_sync_errors_are_unhealthy(db, make_task, store):
     ScheduledTask.objects.filter(pk=task.pk).update(sync_state="error", sync_error="DynamoDB unreachable")
     out, error = status()
     assert "Sync errors:  1" in out
-    assert "1 task(s) not in DynamoDB (sync errors)" in str(error)
+    assert "1 task(s) with sync errors: their latest change has not reached DynamoDB" in str(error)
 
 
 def test_unreadable_dynamodb_is_unhealthy(db, settings):

@@ -121,3 +121,13 @@ def test_with_the_database_unreachable_a_tick_completes_in_dynamodb_and_reconcil
     assert reconcile() == counts(pulled=1)
     task.refresh_from_db()
     assert task.status == "done" and task.outcome.startswith("webhook answered 200")
+
+
+def test_a_row_whose_payload_dynamodb_cannot_hold_is_an_error_not_a_crash(db, store):
+    # Found by trying the API: a 45-digit number stopped every reconcile. The checks now refuse it on the
+    # way in; a row written behind them is reported, and reconcile goes on with the rest.
+    bad = ScheduledTask.objects.create(content_id="c", action="publish", due_at=timezone.now() + timedelta(days=1),
+                                       payload={"n": 10 ** 44 + 1})
+    assert reconcile()["errors"] == 1
+    bad.refresh_from_db()
+    assert bad.sync_state == "error" and "DynamoDB cannot hold a value" in bad.sync_error

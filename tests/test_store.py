@@ -30,7 +30,7 @@ def test_ensure_table_makes_a_table_fit_for_production_and_a_second_run_changes_
     table = TaskStore(table=f"prod-{uuid.uuid4().hex[:8]}")
     changes = table.ensure_table(deletion_protection=True)
     assert changes == [f"created table {table.table} with its 'due' index, on-demand billing, deletion protection on",
-                       "turned point-in-time recovery on", "turned TTL on for 'expires_at' (finished items expire)"]
+                       "turned TTL on for 'expires_at' (finished items expire)", "turned point-in-time recovery on"]
     description = table.client.describe_table(TableName=table.table)["Table"]
     assert description["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
     assert description["DeletionProtectionEnabled"] is True
@@ -51,8 +51,8 @@ def test_ensure_table_brings_an_older_table_up_to_date(store):
     store.client.update_continuous_backups(TableName=store.table,
                                            PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": False})
     assert store.ensure_table(deletion_protection=True) == [
-        "switched billing to on-demand", "turned deletion protection on", "turned point-in-time recovery on",
-        "turned TTL on for 'expires_at' (finished items expire)"]
+        "switched billing to on-demand", "turned deletion protection on",
+        "turned TTL on for 'expires_at' (finished items expire)", "turned point-in-time recovery on"]
 
 
 def test_ensure_table_refuses_a_ttl_on_another_attribute(store):
@@ -199,7 +199,6 @@ def count_calls(store):
 
 def _batch(request):
     return request.get("Keys", []) if isinstance(request, dict) else request
-    return calls
 
 
 def test_batch_put_new_writes_25_a_request_and_batch_get_reads_100_a_request(store):
@@ -226,3 +225,8 @@ def test_unreachable_dynamodb_is_a_store_error_that_names_the_endpoint():
     url = f"http://127.0.0.1:{free_port()}"
     with pytest.raises(StoreError, match="unreachable"):
         TaskStore(table="t", endpoint_url=url).get(str(uuid.uuid4()))
+
+
+def test_a_value_dynamodb_cannot_hold_is_a_store_error_not_a_crash(store):
+    with pytest.raises(StoreError, match="DynamoDB cannot hold a value of item .*more than 38 digits"):
+        store.push(definition(payload={"n": 10 ** 40 + 1}))

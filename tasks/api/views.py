@@ -1,11 +1,12 @@
 """The API's views: thin, each a call of one service in tasks/scheduling.py."""
 import re
+from datetime import timezone
 
 import django_filters
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, PolymorphicProxySerializer, extend_schema
 from rest_framework import generics, status
-from rest_framework.exceptions import ParseError
+from rest_framework.exceptions import ParseError, PermissionDenied, ValidationError
 from rest_framework.filters import OrderingFilter
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
@@ -16,6 +17,7 @@ from tasks.api.permissions import TaskPermissions
 from tasks.api.serializers import (ErrorSerializer, LicenceInputSerializer, LicenceSerializer, TaskInputSerializer,
                                    TaskPatchSerializer, TaskSerializer)
 from tasks.models import ScheduledTask
+from tasks.times import RANGE_TEXT, BadTime, in_range
 
 MAX_BATCH = 500
 ETAG = re.compile(r'^\s*(?:W/)?"?(\d+)"?\s*$')
@@ -29,15 +31,34 @@ def errors(*codes):
     return {code: OpenApiResponse(ErrorSerializer, description=reasons[code]) for code in codes}
 
 
+class InstantFilter(django_filters.IsoDateTimeFilter):
+    """An ISO 8601 instant (without an offset: in the editors' zone), within the years the scheduler takes."""
+
+    def __init__(self, *args, param, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.param = param
+
+    def filter(self, qs, value):
+        if value is not None:  # a time without an offset arrives here in the editors' zone (TIME_ZONE)
+            try:
+                # In UTC: PostgreSQL refuses offsets beyond 15:59, which ISO 8601 (and Python) allow.
+                value = in_range(value.astimezone(timezone.utc))
+            except (BadTime, OverflowError):
+                raise ValidationError({self.param: [f"out of range: {RANGE_TEXT}"]}) from None
+        return super().filter(qs, value)
+
+
 class TaskFilter(django_filters.FilterSet):
+    """The list's filters; the due range is inclusive at both ends."""
+
     status = django_filters.ChoiceFilter(choices=ScheduledTask.Status.choices)
     action = django_filters.CharFilter()
     content_id = django_filters.CharFilter()
     key = django_filters.CharFilter()
-    due_after = django_filters.IsoDateTimeFilter(field_name="due_at", lookup_expr="gte",
-                                                 help_text="Due at or after this instant (ISO 8601).")
-    due_before = django_filters.IsoDateTimeFilter(field_name="due_at", lookup_expr="lte",
-                                                  help_text="Due at or before this instant (ISO 8601).")
+    due_after = InstantFilter(field_name="due_at", lookup_expr="gte", param="due_after",
+                              help_text="Due at or after this instant (ISO 8601; no offset: TIME_ZONE).")
+    due_before = InstantFilter(field_name="due_at", lookup_expr="lte", param="due_before",
+                               help_text="Due at or before this instant (ISO 8601; no offset: TIME_ZONE).")
 
     class Meta:
         model = ScheduledTask
@@ -45,6 +66,8 @@ class TaskFilter(django_filters.FilterSet):
 
 
 class Pages(PageNumberPagination):
+    """100 a page; page_size asks for up to 500."""
+
     page_size, page_size_query_param, max_page_size = 100, "page_size", MAX_BATCH
 
 
@@ -84,8 +107,6 @@ class TaskList(generics.ListAPIView):
         key = request.headers.get("Idempotency-Key") or None
         result = scheduling.create_tasks(data if isinstance(data, list) else _object(data), user=request.user,
                                          idempotency_key=key)
-        for task in result.new:
-            task.refresh_from_db()  # the sync state after the push
         body = TaskSerializer(result.tasks, many=True).data if isinstance(data, list) else TaskSerializer(result.tasks[0]).data
         return Response(body, status=status.HTTP_201_CREATED if result.new else status.HTTP_200_OK)
 
@@ -111,22 +132,17 @@ class TaskDetail(APIView):
         version, header = changes.pop("version", None), request.headers.get("If-Match")
         if version is not None and (not isinstance(version, int) or isinstance(version, bool)):
             raise scheduling.Invalid({"version": ["must be a whole number: the version you read"]})
-        if header is not None:
-            match = ETAG.match(header)
-            if not match:
-                raise scheduling.Invalid({"If-Match": ['must be the ETag of your last read, such as "3"']})
-            if version is not None and version != int(match[1]):
-                raise scheduling.Invalid({"version": ["differs from If-Match; give one of them"]})
         if version is None and header is None:
             return Response({"detail": "Give the version you read (a `version` field or an If-Match header): "
                                        "without it two clients could overwrite each other."}, status=428)
-        try:
-            task = scheduling.change_task(pk, changes, version=version if version is not None else int(match[1]),
-                                          user=request.user)
-        except scheduling.Refused as exc:
-            if exc.kind == "stale" and header is not None:
-                exc.status = status.HTTP_412_PRECONDITION_FAILED
-            raise
+        if header is not None and header.strip() != "*":  # "*": any version, said on purpose
+            match = ETAG.match(header)
+            if not match:
+                raise scheduling.Invalid({"If-Match": ['must be the ETag of your last read, such as "3", or *']})
+            if version is not None and version != int(match[1]):
+                raise scheduling.Invalid({"version": ["differs from If-Match; give one of them"]})
+            version = int(match[1])
+        task = scheduling.change_task(pk, changes, version=version, user=request.user)
         return Response(TaskSerializer(task).data, headers={"ETag": f'"{task.version}"'})
 
     @extend_schema(responses={200: TaskSerializer, **errors(401, 403, 404, 409, 503)})
@@ -141,7 +157,7 @@ class LicenceDetail(APIView):
     permission_classes = [TaskPermissions]
     queryset = ScheduledTask.objects.all()
 
-    @extend_schema(responses={200: LicenceSerializer, **errors(401, 403, 404)})
+    @extend_schema(responses={200: LicenceSerializer, **errors(400, 401, 403, 404)})
     def get(self, request, licence_id):
         publish, withdraw = scheduling.licence_tasks(licence_id)
         if publish is None and withdraw is None:
@@ -157,9 +173,14 @@ class LicenceDetail(APIView):
         if unknown:
             raise scheduling.Invalid({name: ["unknown field; a licence window has "
                                              f"{', '.join(LicenceInputSerializer().fields)}"] for name in unknown})
+        if scheduling.window_cancels(licence_id, window) and not request.user.has_perm("tasks.cancel_task"):
+            raise PermissionDenied("Without withdraw_at the licence never ends, which cancels its withdraw: "
+                                   "that needs the cancel permission.")
         result = scheduling.set_licence(licence_id, window, user=request.user)
         changes = {"created": result.created, "updated": result.updated, "unchanged": result.unchanged,
-                   "cancelled": result.cancelled, "left_as_is": result.kept_lines, "ended": bool(result.over)}
+                   "cancelled": result.cancelled, "left_as_is": result.kept_lines, "ended": bool(result.over),
+                   # saved, but DynamoDB refused or could not be reached: reconcile retries (see sync_error)
+                   "not_in_dynamodb": result.push_errors + result.cancel_errors + result.cancel_refused}
         body = {**_licence(licence_id, *scheduling.licence_tasks(licence_id)), "changes": changes}
         return Response(body, status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK)
 
@@ -171,5 +192,5 @@ def _licence(licence_id, publish, withdraw):
 
 def _object(data):
     if not isinstance(data, dict):
-        raise ParseError(f"The body must be a JSON object, not {type(data).__name__}.")
+        raise ParseError(f"The body must be a JSON object, not {scheduling.json_type(data)}.")
     return data
