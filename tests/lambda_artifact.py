@@ -54,7 +54,8 @@ def unpack(package, into):
         archive.extractall(task)
     site_packages = Path(sysconfig.get_paths()["purelib"])
     for name in RUNTIME_PACKAGES:
-        shutil.copytree(site_packages / name, runtime / name, ignore=shutil.ignore_patterns("__pycache__"))
+        # With their bytecode, as the runtime ships them (copytree keeps the times the .pyc files check).
+        shutil.copytree(site_packages / name, runtime / name)
     return task, runtime
 
 
