@@ -1,5 +1,5 @@
 """The editors' record of what to do and when: ScheduledTask and its QuerySet (no I/O here)."""
-import json
+import math
 import uuid
 from decimal import Decimal
 
@@ -40,32 +40,25 @@ NUMBER_DIGITS, NUMBER_EXPONENTS = 38, range(-130, 126)
 
 
 def payload_problem(value):
-    """Return why a JSON value cannot be a payload's content (NaN, a number or nesting DynamoDB refuses, a text
-    that cannot be stored), or None."""
-    try:
-        json.dumps(value, allow_nan=False)
-    except ValueError:
-        return "contains NaN or Infinity, which JSON has no numbers for"
-    except RecursionError:
-        return f"is nested deeper than {MAX_PAYLOAD_DEPTH} levels, which DynamoDB does not store"
+    """Return why a JSON value cannot be a payload's content (nesting, a number or a text DynamoDB or the
+    databases refuse, NaN), or None. One walk, without recursion: any depth is safe to check."""
     pending = [(value, 0)]
     while pending:
         item, depth = pending.pop()
         if depth > MAX_PAYLOAD_DEPTH:
             return f"is nested deeper than {MAX_PAYLOAD_DEPTH} levels, which DynamoDB does not store"
         if isinstance(item, dict):
-            pending.extend((v, depth + 1) for v in item.values())
-            texts = list(item)
+            for key, child in item.items():
+                if isinstance(key, str) and (problem := text_problem(key)) is not None:
+                    return problem
+                pending.append((child, depth + 1))
         elif isinstance(item, list):
-            pending.extend((v, depth + 1) for v in item)
-            texts = []
-        else:
-            texts = [item] if isinstance(item, str) else []
-            if (problem := number_problem(item)) is not None:
+            pending.extend((child, depth + 1) for child in item)
+        elif isinstance(item, str):
+            if (problem := text_problem(item)) is not None:
                 return problem
-        for text in texts:
-            if (problem := text_problem(text)) is not None:
-                return problem
+        elif (problem := number_problem(item)) is not None:
+            return problem
     return None
 
 
@@ -73,6 +66,8 @@ def number_problem(value):
     """Return why a number cannot be stored in DynamoDB (too many digits, too large or too small), or None."""
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value == 0:
         return None
+    if not math.isfinite(value):
+        return "contains NaN or Infinity, which JSON has no numbers for"
     number = Decimal(value) if isinstance(value, int) else Decimal(repr(value))
     significant = "".join(map(str, number.as_tuple().digits)).rstrip("0")  # exact: no rounding context
     if len(significant) > NUMBER_DIGITS:

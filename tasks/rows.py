@@ -116,6 +116,8 @@ def window_rows(line, record, reading, errors):
         errors.add(line, "", record[""])
         return []
     licence_id = _text(record, "licence_id", line, errors) or _bad(errors, line, "licence_id", "is empty")
+    if licence_id and (problem := identifier_problem(licence_id)) is not None:
+        errors.add(line, "licence_id", f"{licence_id!r} {problem}")
     content_id = _content_id(record, line, errors)
     zone = _zone(record, line, errors)
     publish_at = reading.time(record, "publish_at", errors, line, zone) if record.get("publish_at") else _bad(
@@ -184,9 +186,18 @@ def _content_id(record, line, errors):
         errors.add(line, "content_id", "is empty")
     elif len(content_id) > 255:
         errors.add(line, "content_id", "longer than 255 characters")
-    elif any(unicodedata.category(c) == "Cc" for c in content_id):
-        errors.add(line, "content_id", f"{content_id!r} contains a line break or control character")
+    elif (problem := identifier_problem(content_id)) is not None:
+        errors.add(line, "content_id", f"{content_id!r} {problem}")
     return content_id
+
+
+def identifier_problem(text):
+    """Return why a text cannot be an id (a content or licence id), or None: it must be storable and one line."""
+    if (problem := text_problem(text)) is not None:
+        return problem
+    if any(unicodedata.category(c) == "Cc" for c in text):
+        return "contains a line break or control character"
+    return None
 
 
 def _zone(record, line, errors):

@@ -11,7 +11,7 @@ from django.db import IntegrityError, transaction
 
 from tasks import importing, sync
 from tasks import rows as row_rules
-from tasks.models import ScheduledTask, text_problem
+from tasks.models import ScheduledTask
 from tasks.readers import Source
 from tasks.times import has_offset, zone_named
 
@@ -209,10 +209,8 @@ def cancel_task(task_id, *, user=None):
 
 
 def check_licence_id(licence_id):
-    """Raise Invalid unless `licence_id` is text a key can hold (no control character, not too long)."""
-    problem = text_problem(licence_id) or (
-        "contains a line break or control character" if any(ord(c) < 32 or ord(c) == 127 for c in licence_id) else None)
-    if problem:
+    """Raise Invalid unless `licence_id` is text a key can hold (the import's rule for ids)."""
+    if (problem := row_rules.identifier_problem(licence_id)) is not None:
         raise Invalid({"licence_id": [problem]})
 
 

@@ -431,8 +431,8 @@ class TaskStore:
         Raise Conflict if the worker got there first (running or finished).
         """
         sets = {"status": "cancelled", "version": version, "completed_at": to_iso(now), "outcome": reason}
-        if expiry(now):
-            sets[EXPIRES_AT] = expiry(now)
+        if expires := expiry(now):
+            sets[EXPIRES_AT] = expires
         try:
             self.client.update_item(
                 TableName=self.table,
@@ -527,8 +527,8 @@ class TaskStore:
             sets["due_at"] = to_epoch(retry_at)
         else:
             sets["completed_at"] = to_iso(now)
-            if expiry(now):
-                sets[EXPIRES_AT] = expiry(now)  # the table's TTL removes the item once it has been kept long enough
+            if expires := expiry(now):
+                sets[EXPIRES_AT] = expires  # the table's TTL removes the item once it has been kept long enough
             removes.append("due_shard")  # finished items leave the sparse due index
         names = {f"#{a}": a for a in [*sets, *removes]}
         try:

@@ -3,7 +3,6 @@
 Used by tests/test_package.py and bench/artifact.py. `make package` builds the zip.
 """
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -89,7 +88,3 @@ def _run(task, runtime, argument, env, timeout):
 def tree_bytes(path):
     return sum(f.stat().st_size for f in Path(path).rglob("*") if f.is_file())
 
-
-if __name__ == "__main__":  # a manual try: python tests/lambda_artifact.py ZIP '{"manage": "check"}'
-    task, runtime = unpack(sys.argv[1], os.environ.get("TMPDIR", "/tmp") + "/lambda-try")
-    print(invoke(task, runtime, json.loads(sys.argv[2]), lambda_environment(**os.environ))[0])

@@ -364,3 +364,10 @@ def test_text_a_database_cannot_store_is_an_error_naming_the_row(run_import, wri
     assert "line 1: content_id: contains a NUL character (\\u0000), which databases do not store" in message
     assert "line 2: payload: contains a NUL character" in message
     assert "line 3: payload: contains an unpaired surrogate (half of a UTF-16 character)" in message
+
+
+def test_a_licence_id_on_two_lines_is_an_error_naming_the_row(run_import, write):
+    # The API refused such an id while the import took it: one rule for ids now serves both.
+    path = write(WINDOWS_HEADER + '"L\n1",film-1,Title,2027-03-01T09:00:00Z,,\n')
+    message = failure(run_import, path)
+    assert "line 2: licence_id: 'L\\n1' contains a line break or control character" in message

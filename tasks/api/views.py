@@ -169,10 +169,11 @@ class LicenceDetail(APIView):
     def put(self, request, licence_id):
         """Set the whole window: create its tasks, move them, or cancel the withdraw when it no longer ends."""
         window = _object(request.data)
-        unknown = sorted(set(window) - set(LicenceInputSerializer().fields))
+        fields = list(LicenceInputSerializer().fields)
+        unknown = sorted(set(window) - set(fields))
         if unknown:
-            raise scheduling.Invalid({name: ["unknown field; a licence window has "
-                                             f"{', '.join(LicenceInputSerializer().fields)}"] for name in unknown})
+            raise scheduling.Invalid({name: [f"unknown field; a licence window has {', '.join(fields)}"]
+                                      for name in unknown})
         if scheduling.window_cancels(licence_id, window) and not request.user.has_perm("tasks.cancel_task"):
             raise PermissionDenied("Without withdraw_at the licence never ends, which cancels its withdraw: "
                                    "that needs the cancel permission.")
